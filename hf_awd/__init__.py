@@ -1,0 +1,6 @@
+"""hf_awd: sequence VAEs trained with Adversarial Word Dropout, as Hugging Face models."""
+
+from .model import SequenceVAE, SequenceVAEConfig, SequenceVAEOutput
+from .training import AWDTrainer, AWDTrainingArguments
+
+__all__ = ["AWDTrainer", "AWDTrainingArguments", "SequenceVAE", "SequenceVAEConfig", "SequenceVAEOutput"]

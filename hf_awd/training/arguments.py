@@ -1,0 +1,92 @@
+"""Command-line arguments: the method's training options on top of `TrainingArguments`, model sizes, data."""
+
+from dataclasses import dataclass, field
+
+from transformers import TrainingArguments
+
+from .schedules import KL_SCHEDULES
+
+
+@dataclass
+class AWDTrainingArguments(TrainingArguments):
+    """`TrainingArguments` with the paper's schedule (Section 5) and defaults suited to sequence VAEs."""
+
+    kl_annealing: str = field(default="linear", metadata={"help": f"KL weight schedule, one of {KL_SCHEDULES}."})
+    kl_start_weight: float = field(default=0.0, metadata={"help": "KL weight at step 0 (linear annealing)."})
+    kl_annealing_steps: int = field(default=5000, metadata={"help": "Steps to anneal the KL weight up to 1."})
+    polyak_decay: float = field(
+        default=0.9995, metadata={"help": "Polyak/EMA decay of the weights that are evaluated and saved; 0 = off."}
+    )
+    lr_decay: float = field(default=0.96, metadata={"help": "Exponential learning-rate decay per epoch."})
+    early_stopping_patience: int | None = field(
+        default=5, metadata={"help": "Stop after this many evaluations without a better validation -ELBO."}
+    )
+    eval_iw_samples: int = field(
+        default=0, metadata={"help": "Importance samples for IW-NLL/PPL in each evaluation (0 = skip; costly)."}
+    )
+    # Defaults changed from TrainingArguments for this method.
+    output_dir: str = field(default="outputs/sequence-vae", metadata={"help": "Where checkpoints are written."})
+    learning_rate: float = field(default=1e-3, metadata={"help": "Adam learning rate."})
+    weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
+    max_grad_norm: float = field(default=5.0, metadata={"help": "Gradient clipping norm (the authors' value)."})
+    lr_scheduler_type: str = field(
+        default="constant", metadata={"help": "Ignored unless lr_decay=1: AWDTrainer decays the LR per epoch."}
+    )
+    per_device_train_batch_size: int = field(default=32, metadata={"help": "Sentences per device and step."})
+    per_device_eval_batch_size: int = field(default=128, metadata={"help": "Sentences per device in evaluation."})
+    eval_strategy: str = field(default="epoch", metadata={"help": "When to evaluate: no, steps or epoch."})
+    save_strategy: str = field(default="epoch", metadata={"help": "When to checkpoint: no, steps, epoch or best."})
+    save_total_limit: int | None = field(default=2, metadata={"help": "Checkpoints kept (the best is always kept)."})
+    load_best_model_at_end: bool = field(default=True, metadata={"help": "Restore the best checkpoint at the end."})
+    metric_for_best_model: str | None = field(default="eval_neg_elbo", metadata={"help": "Early-stopping metric."})
+    greater_is_better: bool | None = field(default=False, metadata={"help": "Lower -ELBO is better."})
+    logging_steps: float = field(default=50, metadata={"help": "Log training statistics every N steps."})
+    ddp_find_unused_parameters: bool | None = field(default=False, metadata={"help": "All parameters are used."})
+
+    def __post_init__(self):
+        super().__post_init__()
+        if self.kl_annealing not in KL_SCHEDULES:
+            raise ValueError(f"kl_annealing must be one of {KL_SCHEDULES}, got {self.kl_annealing!r}")
+        if not 0.0 <= self.polyak_decay < 1.0:
+            raise ValueError(f"polyak_decay must be in [0, 1), got {self.polyak_decay!r}")
+        if not 0.0 < self.lr_decay <= 1.0:
+            raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay!r}")
+
+
+@dataclass
+class ModelArguments:
+    """Model to train: sizes and method options (see `SequenceVAEConfig`), or an existing checkpoint."""
+
+    model_name_or_path: str | None = field(
+        default=None, metadata={"help": "Start from this checkpoint instead of a new model."}
+    )
+    tokenizer_name: str | None = field(
+        default=None, metadata={"help": "Existing tokenizer (folder or Hub id); default: build one from train."}
+    )
+    vocab_size: int = field(default=20000, metadata={"help": "Vocabulary cap of a new word-level tokenizer."})
+    min_frequency: int = field(default=2, metadata={"help": "Minimum word count for a new tokenizer."})
+    embedding_size: int = field(default=256)
+    encoder_hidden_size: int = field(default=256)
+    decoder_hidden_size: int = field(default=512)
+    latent_size: int = field(default=32)
+    decoder_type: str = field(default="double_lstm", metadata={"help": "double_lstm (paper) or lstm."})
+    decoder_dropout: float = field(default=0.5)
+    word_dropout: str = field(default="adversarial", metadata={"help": "none, uniform or adversarial (AWD)."})
+    word_dropout_rate: float = field(default=0.3, metadata={"help": "R: fraction of words dropped."})
+    adversary_hidden_size: int = field(default=256)
+    adversary_kl_weight: float = field(default=1.0, metadata={"help": "lambda of the adversary's regulariser."})
+
+
+@dataclass
+class DataArguments:
+    """Training text: a Hub dataset, local files (one sentence per line) or, by default, the embedded corpus."""
+
+    dataset_name: str | None = field(default=None, metadata={"help": "Hub id, e.g. ptb_text_only."})
+    dataset_config_name: str | None = field(default=None)
+    text_column: str | None = field(default=None, metadata={"help": "Column holding the text (Hub datasets)."})
+    train_file: str | None = field(default=None)
+    validation_file: str | None = field(default=None)
+    test_file: str | None = field(default=None)
+    max_words: int | None = field(default=100, metadata={"help": "Longer sentences keep their first max_words."})
+    max_train_samples: int | None = field(default=None, metadata={"help": "Use only the first N training sentences."})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "Use only the first N validation and test sentences."})

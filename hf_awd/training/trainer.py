@@ -1,0 +1,140 @@
+"""`AWDTrainer`: the Trainer for sequence VAEs with (adversarial) word dropout.
+
+One backward pass trains both players of the minimax objective (paper Eq. 6): the VAE minimises
+-ELBO; the adversary's gradient arrives through the gradient-reversal layer in front of the drop mask, so it
+minimises the ELBO, plus its own regulariser. Evaluation and saved checkpoints use the Polyak-averaged weights.
+"""
+
+import contextlib
+import math
+import os
+from collections import defaultdict
+
+import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save_file
+from transformers import EarlyStoppingCallback, Trainer
+
+from ..evaluation.evaluate import evaluate_sequence_vae
+from .callbacks import KLAnnealingCallback, PolyakAveragingCallback
+from .polyak import PolyakAverage
+
+ONLINE_WEIGHTS_NAME = "online_model.safetensors"  # the raw (non-averaged) weights, needed to resume training
+
+
+class AWDTrainer(Trainer):
+    # The loss is a per-sentence mean that the Trainer must still divide by the gradient-accumulation steps.
+    loss_is_scaled_for_ga = False
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._train_statistics = defaultdict(list)
+        self.add_callback(KLAnnealingCallback())
+        self.polyak = None
+        if self.args.polyak_decay > 0:
+            self.polyak = PolyakAverage(self.model, self.args.polyak_decay)
+            self.add_callback(PolyakAveragingCallback(self.polyak))
+        if self.args.early_stopping_patience and self.args.load_best_model_at_end:
+            self.add_callback(EarlyStoppingCallback(early_stopping_patience=self.args.early_stopping_patience))
+
+    # ---- loss and logging ----
+
+    def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
+        outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
+        if model.training:
+            self._record_statistics(inputs, outputs)
+        return (outputs.loss, outputs) if return_outputs else outputs.loss
+
+    @torch.no_grad()
+    def _record_statistics(self, inputs, outputs):
+        stats = {
+            "reconstruction": outputs.reconstruction_nll.mean(),
+            "kl": outputs.kl.mean(),
+            "neg_elbo": (outputs.reconstruction_nll + outputs.kl).mean(),
+            "kl_weight": torch.tensor(self.model.kl_weight),
+        }
+        words = inputs["attention_mask"][:, 1:].clone()
+        words[:, 0] = 0  # <bos> is never dropped; words are the eligible decoder inputs
+        stats["drop_fraction"] = outputs.drop_mask.sum() / words.sum().clamp(min=1)
+        if outputs.adversary_scores is not None:
+            scores = outputs.adversary_scores[words.bool()]
+            stats["adversary_regularizer"] = outputs.adversary_regularizer.mean()
+            stats["score_abs_mean"] = scores.abs().mean()
+            stats["score_std"] = scores.std()
+        for key, value in stats.items():
+            self._train_statistics[key].append(value.detach().float())
+
+    def log(self, logs, start_time=None):
+        # Average the statistics recorded since the last log, over steps and processes, into the training log.
+        if "loss" in logs and self._train_statistics:
+            for key, values in self._train_statistics.items():
+                mean = torch.stack(values).mean().to(self.args.device)
+                logs[key] = round(self.accelerator.reduce(mean, reduction="mean").item(), 4)
+            self._train_statistics.clear()
+        super().log(logs, start_time)
+
+    # ---- learning-rate schedule: exponential decay per epoch ----
+
+    def create_scheduler(self, num_training_steps, optimizer=None):
+        if self.args.lr_decay == 1.0:
+            return super().create_scheduler(num_training_steps, optimizer)
+        if self.lr_scheduler is None:
+            steps_per_epoch = max(1, self._update_steps_per_epoch())
+            decay = self.args.lr_decay
+            self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
+                optimizer or self.optimizer, lambda step: decay ** (step // steps_per_epoch)
+            )
+        return self.lr_scheduler
+
+    def _update_steps_per_epoch(self):
+        batches = math.ceil(len(self.train_dataset) / self._train_batch_size / max(1, self.args.world_size))
+        return batches // self.args.gradient_accumulation_steps
+
+    # ---- evaluation and checkpoints with the Polyak-averaged weights ----
+
+    def evaluate(self, eval_dataset=None, ignore_keys=None, metric_key_prefix="eval"):
+        dataloader = self.get_eval_dataloader(eval_dataset)
+        model = self.accelerator.unwrap_model(self.model)
+        with self._averaged_weights():
+            metrics = evaluate_sequence_vae(
+                model, dataloader, iw_samples=self.args.eval_iw_samples, gather=self.accelerator.gather_for_metrics
+            )
+        metrics = {f"{metric_key_prefix}_{key}": value for key, value in metrics.items()}
+        self.log(metrics)
+        self.control = self.callback_handler.on_evaluate(self.args, self.state, self.control, metrics)
+        return metrics
+
+    def save_model(self, output_dir=None, _internal_call=False):
+        """During training, a checkpoint's model.safetensors holds the averaged weights (what was evaluated and
+        what users load); the online weights go beside it to resume from."""
+        if self.polyak is None or not _internal_call:
+            return super().save_model(output_dir, _internal_call)
+        with self.polyak.applied_to(self.model) as online:
+            super().save_model(output_dir, _internal_call)
+        if self.args.should_save:
+            metadata = {"polyak_updates": str(self.polyak.num_updates)}
+            save_file({k: v.contiguous() for k, v in online.items()}, os.path.join(output_dir, ONLINE_WEIGHTS_NAME),
+                      metadata=metadata)
+
+    def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
+        super()._load_from_checkpoint(resume_from_checkpoint, model)
+        online_path = os.path.join(resume_from_checkpoint, ONLINE_WEIGHTS_NAME)
+        if self.polyak is None or not os.path.exists(online_path):
+            return
+        model = model or self.model
+        self.polyak.shadow = {n: p.detach().clone() for n, p in model.named_parameters() if n in self.polyak.shadow}
+        model.load_state_dict(load_file(online_path), strict=False)
+        with safe_open(online_path, "pt") as file:
+            self.polyak.num_updates = int(file.metadata()["polyak_updates"])
+
+    def train(self, *args, **kwargs):
+        output = super().train(*args, **kwargs)
+        if self.polyak is not None:
+            # With load_best_model_at_end the best checkpoint's averaged weights are already in the model.
+            if not (self.args.load_best_model_at_end and self.state.best_model_checkpoint):
+                self.polyak.copy_to(self.model)
+            self.polyak = None  # from now on the model holds the final weights as they are
+        return output
+
+    def _averaged_weights(self):
+        return self.polyak.applied_to(self.model) if self.polyak is not None else contextlib.nullcontext()

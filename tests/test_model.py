@@ -1,0 +1,193 @@
+"""The sequence VAE, its word dropout and the AWD adversary."""
+
+import copy
+
+import pytest
+import torch
+
+from hf_awd import SequenceVAE, SequenceVAEConfig
+from hf_awd.model.adversary import capped_simplex_projection, num_words_to_drop, smallest_k_mask
+
+from .conftest import tiny_config
+
+
+def mixed_length_batch(lengths, vocab_size=50, seed=0):
+    """`<bos> words <eos>` rows of the given word counts, right-padded with 0."""
+    generator = torch.Generator().manual_seed(seed)
+    width = max(lengths) + 2
+    input_ids = torch.zeros(len(lengths), width, dtype=torch.long)
+    for row, n in enumerate(lengths):
+        input_ids[row, 0] = 2
+        input_ids[row, 1 : n + 1] = torch.randint(4, vocab_size, (n,), generator=generator)
+        input_ids[row, n + 1] = 3
+    return input_ids, input_ids.ne(0).long()
+
+
+@pytest.mark.parametrize("rate", [0.2, 0.3, 0.5])
+def test_adversarial_mask_drops_exactly_round_rt_words_never_padding(rate):
+    lengths = [1, 2, 3, 5, 7, 10, 13, 20]
+    input_ids, attention_mask = mixed_length_batch(lengths)
+    model = SequenceVAE(tiny_config(word_dropout="adversarial", word_dropout_rate=rate)).train()
+    for _ in range(5):
+        drop_mask = model(input_ids, attention_mask).drop_mask.detach()
+        assert set(drop_mask.unique().tolist()) <= {0.0, 1.0}
+        for row, n in enumerate(lengths):
+            expected = int(rate * n + 0.5)  # round half up, T = the row's own word count
+            assert drop_mask[row].sum().item() == expected
+            assert drop_mask[row, 0] == 0  # <bos> is never dropped
+            assert drop_mask[row, n + 1 :].sum() == 0  # padding is never dropped
+
+
+def test_num_words_to_drop_rounds_half_up():
+    assert num_words_to_drop(torch.tensor([0, 1, 2, 5, 10]), 0.3).tolist() == [0, 0, 1, 2, 3]
+    assert num_words_to_drop(torch.tensor([5]), 0.5).tolist() == [3]
+
+
+def test_smallest_k_mask_picks_the_smallest_eligible_scores():
+    scores = torch.tensor([[0.5, -2.0, 1.0, -1.0, -9.0]])
+    eligible = torch.tensor([[True, True, True, True, False]])
+    assert smallest_k_mask(scores, torch.tensor([2]), eligible).tolist() == [[0, 1, 0, 1, 0]]
+
+
+def test_capped_simplex_projection_is_feasible_and_matches_its_jacobian():
+    generator = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 9, generator=generator, dtype=torch.float64, requires_grad=True)
+    eligible = torch.ones(4, 9, dtype=torch.bool)
+    eligible[1, 6:] = False
+    k = torch.tensor([2, 3, 1, 4])
+    y = capped_simplex_projection(x, k, eligible)
+    assert torch.allclose(y.sum(dim=1), k.double(), atol=1e-6)
+    assert y.min() >= 0 and y.max() <= 1 and y[1, 6:].abs().sum() == 0
+    # The closed-form re-solve gives the projection's exact Jacobian: check it against finite differences.
+    assert torch.autograd.gradcheck(lambda t: capped_simplex_projection(t, k, eligible, iters=80), (x,))
+
+
+def test_gradient_reversal_negates_the_adversary_gradient_and_straight_through_is_nonzero():
+    input_ids, attention_mask = mixed_length_batch([6, 9, 4])
+    model = SequenceVAE(tiny_config(word_dropout="adversarial", adversary_kl_weight=0.0)).train()
+
+    def adversary_gradients(reverse: bool):
+        torch.manual_seed(1)
+        model.zero_grad()
+        from hf_awd.model import adversary as module
+
+        original = module.GradientReversal.apply
+        if not reverse:
+            module.GradientReversal.apply = lambda x: x
+        try:
+            model(input_ids, attention_mask).loss.backward()
+        finally:
+            module.GradientReversal.apply = original
+        return {name: p.grad.clone() for name, p in model.adversary.named_parameters()}
+
+    reversed_grads, plain_grads = adversary_gradients(True), adversary_gradients(False)
+    total = sum(g.abs().sum() for g in reversed_grads.values())
+    assert total > 0, "the straight-through relaxation must give the adversary a gradient"
+    for name in reversed_grads:
+        assert torch.allclose(reversed_grads[name], -plain_grads[name], atol=1e-7), name
+
+
+def test_adversary_regulariser_equals_closed_form_gaussian_kl():
+    input_ids, attention_mask = mixed_length_batch([5, 8])
+    model = SequenceVAE(tiny_config(word_dropout="adversarial", adversary_kl_weight=2.5)).train()
+    captured = {}
+    handle = model.adversary.head.register_forward_hook(lambda m, i, out: captured.setdefault("out", out))
+    output = model(input_ids, attention_mask)
+    handle.remove()
+    mean, logvar = captured["out"].unbind(-1)
+    eligible = attention_mask[:, 1:].bool().clone()
+    eligible[:, 0] = False
+    p = torch.distributions.Normal(mean, (0.5 * logvar).exp())
+    kl = torch.distributions.kl_divergence(p, torch.distributions.Normal(0.0, 1.0))
+    expected = 2.5 * (kl * eligible).sum(dim=1)
+    assert torch.allclose(output.adversary_regularizer, expected, atol=1e-5)
+
+
+def test_uniform_word_dropout_rate_is_about_r():
+    input_ids, attention_mask = mixed_length_batch([30] * 200)
+    model = SequenceVAE(tiny_config(word_dropout="uniform", word_dropout_rate=0.4)).train()
+    drop_mask = model(input_ids, attention_mask).drop_mask
+    words = drop_mask[:, 1:31]
+    assert abs(words.mean().item() - 0.4) < 0.02
+    assert drop_mask[:, 0].sum() == 0
+    # each sequence gets its own draw (a bug in public code shared one draw per time step across the batch)
+    assert not torch.equal(drop_mask[0], drop_mask[1])
+
+
+@pytest.mark.parametrize("mode", ["none", "uniform", "adversarial"])
+def test_eval_mode_applies_no_dropout_and_the_adversary_does_not_change_the_eval_loss(mode):
+    input_ids, attention_mask = mixed_length_batch([4, 7, 9])
+    model = SequenceVAE(tiny_config(word_dropout=mode, word_dropout_rate=0.5)).eval()
+    torch.manual_seed(0)
+    output = model(input_ids, attention_mask)
+    assert output.drop_mask.sum() == 0
+    if mode == "adversarial":
+        scrambled = copy.deepcopy(model)
+        with torch.no_grad():
+            for param in scrambled.adversary.parameters():
+                param.add_(torch.randn_like(param))
+        torch.manual_seed(0)
+        assert torch.equal(scrambled(input_ids, attention_mask).loss, output.loss)
+
+
+def test_dropped_inputs_do_not_reach_the_decoder():
+    """A dropped word's embedding is zeroed: changing that word leaves the logits unchanged."""
+    model = SequenceVAE(tiny_config(word_dropout="none")).eval()
+    input_ids, attention_mask = mixed_length_batch([6])
+    z = torch.randn(1, model.config.latent_size)
+    drop_mask = torch.zeros(1, 7)
+    drop_mask[0, 3] = 1.0
+    changed = input_ids.clone()
+    changed[0, 3] = 7 if input_ids[0, 3] != 7 else 8
+    logits, _ = model.decode(input_ids[:, :-1], z, drop_mask=drop_mask)
+    logits_changed, _ = model.decode(changed[:, :-1], z, drop_mask=drop_mask)
+    assert torch.allclose(logits, logits_changed)
+
+
+@pytest.mark.parametrize("decoder_type", ["double_lstm", "lstm"])
+def test_loss_terms_and_output_shapes(decoder_type):
+    input_ids, attention_mask = mixed_length_batch([3, 6])
+    model = SequenceVAE(tiny_config(decoder_type=decoder_type)).train()
+    output = model(input_ids, attention_mask)
+    assert output.logits.shape == (2, 7, model.config.vocab_size)
+    assert output.drop_mask.shape == (2, 7)
+    expected = (output.reconstruction_nll + output.kl + output.adversary_regularizer).mean()
+    assert torch.allclose(output.loss, expected)
+    assert (output.kl >= 0).all() and (output.reconstruction_nll > 0).all()
+
+
+def test_decoding_step_by_step_equals_teacher_forcing():
+    model = SequenceVAE(tiny_config()).eval()
+    input_ids, _ = mixed_length_batch([6])
+    z = torch.randn(1, model.config.latent_size)
+    full, _ = model.decode(input_ids, z)
+    state, steps = None, []
+    for t in range(input_ids.size(1)):
+        output = model(input_ids[:, t : t + 1], z=z, cache=state)
+        state = output.cache
+        steps.append(output.logits)
+    assert torch.allclose(full, torch.cat(steps, dim=1), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        ({"word_dropout_rate": 1.0}, "word_dropout_rate"),
+        ({"word_dropout_rate": -0.1}, "word_dropout_rate"),
+        ({"word_dropout": "gaussian"}, "word_dropout"),
+        ({"decoder_type": "gru"}, "decoder_type"),
+        ({"latent_size": 0}, "latent_size"),
+        ({"decoder_hidden_size": -5}, "decoder_hidden_size"),
+        ({"adversary_kl_weight": -1.0}, "adversary_kl_weight"),
+        ({"vocab_size": 10, "eos_token_id": 12}, "eos_token_id"),
+    ],
+)
+def test_invalid_config_values_raise_clear_errors(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        SequenceVAEConfig(**kwargs)
+
+
+def test_encode_rejects_an_empty_sequence():
+    model = SequenceVAE(tiny_config())
+    with pytest.raises(ValueError, match="empty sequence"):
+        model.encode(torch.tensor([[2, 3], [0, 0]]), torch.tensor([[1, 1], [0, 0]]))

@@ -1,0 +1,63 @@
+"""Checkpoints: save -> AutoModel round trip, trust_remote_code without hf_awd, AutoTokenizer round trip."""
+
+import json
+import subprocess
+import sys
+
+import torch
+from transformers import AutoModel, AutoTokenizer
+
+from hf_awd import SequenceVAE
+from hf_awd.data import build_word_tokenizer, encode_sentences
+
+from .conftest import tiny_config
+
+SENTENCES = ["the cat sat on the mat .", "a dog ran in the park .", "the cat ran ."]
+
+
+def test_automodel_round_trip_gives_identical_outputs(tmp_path):
+    model = SequenceVAE(tiny_config()).eval()
+    model.save_pretrained(tmp_path)
+    assert (tmp_path / "model.safetensors").exists() and not list(tmp_path.glob("*.bin"))
+    loaded = AutoModel.from_pretrained(tmp_path).eval()
+    assert type(loaded) is SequenceVAE
+    input_ids = torch.tensor([[2, 5, 6, 7, 3], [2, 8, 3, 0, 0]])
+    z = torch.randn(2, model.config.latent_size)
+    assert torch.equal(model.decode(input_ids, z)[0], loaded.decode(input_ids, z)[0])
+    assert torch.equal(model.encode(input_ids)[0], loaded.encode(input_ids)[0])
+
+
+def test_trust_remote_code_loads_where_hf_awd_is_not_importable(tmp_path):
+    model = SequenceVAE(tiny_config()).eval()
+    model.save_pretrained(tmp_path)
+    config = json.loads((tmp_path / "config.json").read_text())
+    assert config["auto_map"]["AutoModel"] == "modeling_sequence_vae.SequenceVAE"
+    input_ids = [[2, 5, 6, 7, 3]]
+    expected = model.encode(torch.tensor(input_ids))[0].tolist()
+    script = f"""
+import importlib.util, json, sys, torch
+assert importlib.util.find_spec("hf_awd") is None, "hf_awd must not be importable here"
+from transformers import AutoModel
+model = AutoModel.from_pretrained({str(tmp_path)!r}, trust_remote_code=True).eval()
+print(json.dumps(model.encode(torch.tensor({input_ids}))[0].tolist()))
+"""
+    # -I: isolated mode (no cwd or user site on sys.path); a filtered path keeps the editable install of hf_awd out.
+    path = [p for p in sys.path if p and "work/main" not in p and "__editable__" not in p]
+    code = f"import sys; sys.path[:] = {path!r}; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]\n" + script
+    result = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=120,
+                            env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HF_MODULES_CACHE": str(tmp_path / "modules")})
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert torch.allclose(torch.tensor(json.loads(result.stdout.strip().splitlines()[-1])), torch.tensor(expected))
+
+
+def test_autotokenizer_round_trip(tmp_path):
+    tokenizer = build_word_tokenizer(SENTENCES, vocab_size=100, min_frequency=1)
+    tokenizer.save_pretrained(tmp_path)
+    loaded = AutoTokenizer.from_pretrained(tmp_path)
+    for name in ("pad_token_id", "unk_token_id", "bos_token_id", "eos_token_id"):
+        assert getattr(loaded, name) == getattr(tokenizer, name)
+    assert [loaded.pad_token_id, loaded.unk_token_id, loaded.bos_token_id, loaded.eos_token_id] == [0, 1, 2, 3]
+    assert encode_sentences(loaded, SENTENCES) == encode_sentences(tokenizer, SENTENCES)
+    ids = loaded("The cat sat .")["input_ids"]  # lowercased, <bos> ... <eos> added by the post-processor
+    assert ids[0] == 2 and ids[-1] == 3 and loaded.decode(ids, skip_special_tokens=True) == "the cat sat ."
+    assert loaded("zebra")["input_ids"][1] == loaded.unk_token_id
