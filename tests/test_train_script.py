@@ -1,0 +1,77 @@
+"""End to end: scripts/train.py on the embedded corpus and on local text files, resuming, as a user runs it."""
+
+import importlib.util
+import json
+
+import pytest
+from transformers import AutoModel, AutoTokenizer
+
+from hf_awd import SequenceVAE
+
+from .conftest import REPO_ROOT
+
+TINY = ["--embedding_size", "16", "--encoder_hidden_size", "16", "--decoder_hidden_size", "24", "--latent_size", "4",
+        "--adversary_hidden_size", "8", "--vocab_size", "500", "--report_to", "none", "--logging_steps", "2",
+        "--per_device_train_batch_size", "8", "--per_device_eval_batch_size", "32", "--max_eval_samples", "40",
+        "--eval_strategy", "steps", "--save_strategy", "steps", "--eval_steps", "3", "--save_steps", "3",
+        "--disable_tqdm", "true"]
+
+
+def load_train_script():
+    spec = importlib.util.spec_from_file_location("train_script", REPO_ROOT / "scripts" / "train.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def train(*args):
+    load_train_script().main([*TINY, *args])
+
+
+def log_history(output_dir):
+    return json.loads((output_dir / "trainer_state.json").read_text())["log_history"]
+
+
+def test_train_on_the_embedded_corpus_and_load_with_auto_classes(tmp_path):
+    train("--output_dir", str(tmp_path), "--max_steps", "6", "--max_train_samples", "200")
+    model = AutoModel.from_pretrained(tmp_path)
+    tokenizer = AutoTokenizer.from_pretrained(tmp_path)
+    assert isinstance(model, SequenceVAE) and model.config.word_dropout == "adversarial"
+    assert len(tokenizer) == model.config.vocab_size
+    history = log_history(tmp_path)
+    training_logs = [entry for entry in history if "loss" in entry]
+    for key in ("reconstruction", "kl", "adversary_regularizer", "drop_fraction", "score_abs_mean", "score_std"):
+        assert key in training_logs[0], key
+    assert 0.2 < training_logs[0]["drop_fraction"] < 0.4
+    assert any("eval_neg_elbo" in entry for entry in history)
+    test_metrics = json.loads((tmp_path / "test_results.json").read_text())
+    assert test_metrics["test_num_sentences"] == 40 and test_metrics["test_kl"] >= 0
+    assert (tmp_path / "checkpoint-6" / "online_model.safetensors").exists()
+
+
+def test_train_on_local_text_files_with_uniform_dropout(tmp_path):
+    words = "the a cat dog sat ran on in mat park big small red".split()
+    lines = [" ".join(words[(i * 7 + j) % len(words)] for j in range(3 + i % 6)) for i in range(120)]
+    for name, chunk in (("train", lines[:100]), ("valid", lines[100:110]), ("test", lines[110:])):
+        (tmp_path / f"{name}.txt").write_text("\n".join(chunk) + "\n\n")  # a trailing empty line is skipped
+    out = tmp_path / "run"
+    train("--output_dir", str(out), "--max_steps", "4", "--word_dropout", "uniform", "--word_dropout_rate", "0.4",
+          "--train_file", str(tmp_path / "train.txt"), "--validation_file", str(tmp_path / "valid.txt"),
+          "--test_file", str(tmp_path / "test.txt"))
+    assert AutoModel.from_pretrained(out).config.word_dropout == "uniform"
+    assert json.loads((out / "test_results.json").read_text())["test_num_sentences"] == 10
+
+
+def test_resume_from_the_latest_checkpoint(tmp_path):
+    common = ("--output_dir", str(tmp_path), "--max_train_samples", "200", "--seed", "3")
+    train(*common, "--max_steps", "3")
+    first = log_history(tmp_path)
+    train(*common, "--max_steps", "6", "--resume_from_checkpoint", "latest")
+    resumed = log_history(tmp_path)
+    assert resumed[: len(first) - 1] == first[: len(first) - 1]  # history continues from checkpoint-3
+    assert max(entry["step"] for entry in resumed) == 6
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path):
+    with pytest.raises(SystemExit, match="does not exist"):
+        train("--output_dir", str(tmp_path), "--resume_from_checkpoint", str(tmp_path / "nope"))
