@@ -45,16 +45,18 @@ def iw_log_likelihood(log_px_given_z: Tensor, z: Tensor, mu: Tensor, logvar: Ten
     return torch.logsumexp(log_w, dim=1) - math.log(k)  # log of the mean weight, stably
 
 
-def mutual_information(mu: Tensor, logvar: Tensor, z: Tensor | None = None, generator: torch.Generator | None = None) -> Tensor:
+def mutual_information(
+    mu: Tensor, logvar: Tensor, z: Tensor | None = None, generator: torch.Generator | None = None
+) -> Tensor:
     """I(X;Z) estimate of Hoffman & Johnson (2016) as in Dieng et al. 2019 / He et al. 2019 `calc_mi`, but with the
     aggregate posterior over the WHOLE evaluation set passed in (Li et al. 2019 / Optimus style):
     E_x E_{q(z|x)} log q(z|x) - E_{x} E_{q(z|x)} log q(z), where the first term is exact for diagonal Gaussians
     (-0.5*D*log(2*pi) - 0.5*sum(1 + logvar)) and the second uses one z_n ~ q(z|x_n) per row (drawn with `generator`
     unless given) and log q(z_n) = logsumexp_m log N(z_n; mu_m, var_m) - log N. mu, logvar: (N, D). Returns a scalar.
     Compute the N x N log-density matrix in row chunks so memory stays bounded for N ~ 50k.
-    z: optional (N, D) samples, z[n] ~ q(z|x_n). Since q(z) is an N-component mixture the estimate is at most
-    ~log N (in expectation), and for small N it is biased towards log N (each z_n's own component dominates
-    q(z_n)), so pass the whole split rather than a mini-batch."""
+    z: optional (N, D) samples, z[n] ~ q(z|x_n). This is the MI of the empirical distribution of the N inputs, so it
+    is capped at ~log N and for small N (a mini-batch) it is a noisy, biased stand-in for the population value;
+    pass the whole split. With random z its MC sd is O(1/sqrt(N)) (~0.5*sqrt(2D/N) when posteriors barely overlap)."""
     N, D = mu.shape
     # E_x[-H(q(z|x))]: closed form for a diagonal Gaussian, so no sampling noise in this term
     neg_entropy = (-0.5 * D * _LOG_2PI - 0.5 * (1.0 + logvar).sum(-1)).mean()
