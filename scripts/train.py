@@ -90,9 +90,11 @@ def main(argv=None):
 
     model = build_model(model_args, tokenizer)
     logger.info(
-        "%s, %s word dropout (R=%s), %.2fM parameters, vocabulary %d; %d training / %d validation sentences",
-        model.config.decoder_type, model.config.word_dropout, model.config.word_dropout_rate,
-        model.num_parameters() / 1e6, len(tokenizer), len(tokenized["train"]), len(tokenized.get("validation", [])),
+        "process %d of %d; %s decoder, %s word dropout (R=%s), %.2fM parameters, vocabulary %d; "
+        "%d training / %d validation sentences",
+        training_args.process_index + 1, training_args.world_size, model.config.decoder_type,
+        model.config.word_dropout, model.config.word_dropout_rate, model.num_parameters() / 1e6, len(tokenizer),
+        len(tokenized["train"]), len(tokenized.get("validation", [])),
     )
     trainer = AWDTrainer(
         model=model,

@@ -143,7 +143,8 @@ class LinearGaussian:
     def __init__(self, B, g, D=2, Dx=3, sig=0.5):
         Q, _ = torch.linalg.qr(torch.randn(Dx, D, generator=g, dtype=F64))
         self.s = torch.tensor([1.5, 0.8], dtype=F64)[:D]
-        self.W, self.b, self.sig, self.D, self.Dx = Q * self.s, torch.tensor([0.3, -1.0, 0.5], dtype=F64)[:Dx], sig, D, Dx
+        self.W, self.b = Q * self.s, torch.tensor([0.3, -1.0, 0.5], dtype=F64)[:Dx]
+        self.sig, self.D, self.Dx = sig, D, Dx
         z0 = torch.randn(B, D, generator=g, dtype=F64)
         self.x = z0 @ self.W.T + self.b + sig * torch.randn(B, Dx, generator=g, dtype=F64)
         cov = self.W @ self.W.T + sig**2 * torch.eye(Dx, dtype=F64)
@@ -157,7 +158,8 @@ class LinearGaussian:
 
     def elbo(self, mu, logvar):  # closed form: E_q log p(x|z) - KL(q || p)
         resid = ((self.x - mu @ self.W.T - self.b) ** 2).sum(-1) + (logvar.exp() * self.s**2).sum(-1)
-        return -0.5 * self.Dx * math.log(2 * math.pi * self.sig**2) - 0.5 * resid / self.sig**2 - gaussian_kl(mu, logvar)
+        exp_loglik = -0.5 * self.Dx * math.log(2 * math.pi * self.sig**2) - 0.5 * resid / self.sig**2
+        return exp_loglik - gaussian_kl(mu, logvar)
 
     def iw(self, mu, logvar, k, g):
         z = mu[:, None] + torch.exp(0.5 * logvar)[:, None] * torch.randn(mu.shape[0], k, self.D, generator=g, dtype=F64)

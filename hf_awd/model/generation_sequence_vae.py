@@ -118,7 +118,7 @@ class SequenceVAEGenerationMixin(GenerationMixin):
         z = self._latents_for(z, num_samples, 1 if given is None else given.shape[0])
         prompt = self._normalise_prompt(given, z.shape[0])
         output = super().generate(prompt, generation_config=generation_config, z=z, **kwargs)
-        if given is None or given.shape == prompt.shape and torch.equal(given.to(prompt.device), prompt):
+        if given is None:
             return output
         # Give back the caller's prompt, so that slicing at its length (as pipelines do) finds the new tokens.
         sequences = output if isinstance(output, torch.Tensor) else output.sequences
@@ -163,7 +163,7 @@ class SequenceVAEGenerationMixin(GenerationMixin):
             input_ids = input_ids[:, :-1]
         if input_ids.shape[1] == 0 or not bool((input_ids[:, 0] == bos).all()):
             input_ids = torch.cat([input_ids.new_full((input_ids.shape[0], 1), bos), input_ids], dim=1)
-        return input_ids.expand(batch_size, -1)
+        return input_ids.expand(batch_size, -1).contiguous()
 
     # ---- the paper's uses of the latent space ----
 
@@ -225,10 +225,10 @@ class SequenceVAEGenerationMixin(GenerationMixin):
 
     def explore(self, text: str, tokenizer, n: int = 5, **generate_kwargs) -> list[str]:
         """Decode (greedy by default) n samples z ~ q(z|text): what the posterior around one sentence holds."""
+        if not isinstance(text, str):
+            raise ValueError(f"explore() takes one text (a string), got {type(text).__name__}")
         if not isinstance(n, int) or isinstance(n, bool) or n < 1:
             raise ValueError(f"n must be an integer >= 1, got {n!r}")
         posterior = self.encode_texts(text, tokenizer)
-        if posterior.mean.shape[0] != 1:
-            raise ValueError("explore() takes a single text")
-        z = posterior.mean + torch.randn(n, posterior.mean.shape[1], device=self.device) * (0.5 * posterior.logvar).exp()
+        z = posterior.mean + torch.randn_like(posterior.mean.expand(n, -1)) * (0.5 * posterior.logvar).exp()
         return self.decode_latents(z, tokenizer, **generate_kwargs)

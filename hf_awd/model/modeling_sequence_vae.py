@@ -9,12 +9,13 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
-from transformers import GenerationMixin, PreTrainedModel
+from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.utils import ModelOutput
 
 from .adversary import AdversarialWordDropout
 from .configuration_sequence_vae import SequenceVAEConfig
+from .generation_sequence_vae import SequenceVAEGenerationMixin
 
 
 @dataclass
@@ -104,9 +105,10 @@ class SequenceVAEPreTrainedModel(PreTrainedModel):
             super()._init_weights(module)
 
 
-class SequenceVAE(SequenceVAEPreTrainedModel, GenerationMixin):
+class SequenceVAE(SequenceVAEGenerationMixin, SequenceVAEPreTrainedModel):
     """LSTM encoder -> q(z|x) = N(mu, diag sigma^2) -> autoregressive decoder conditioned on z at every step, with
-    decoder-input word dropout (none / uniform / adversarial) during training only."""
+    decoder-input word dropout (none / uniform / adversarial) during training only. Generation from latent codes:
+    see `SequenceVAEGenerationMixin` (listed first so that its `post_init`/`save_pretrained` hooks run)."""
 
     def __init__(self, config: SequenceVAEConfig):
         super().__init__(config)

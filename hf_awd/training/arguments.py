@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 
+import torch
 from transformers import TrainingArguments
 
 from .schedules import KL_SCHEDULES
@@ -44,6 +45,10 @@ class AWDTrainingArguments(TrainingArguments):
     ddp_find_unused_parameters: bool | None = field(default=False, metadata={"help": "All parameters are used."})
 
     def __post_init__(self):
+        # Without an accelerator, TrainingArguments only joins the torchrun/accelerate process group (CPU DDP over
+        # gloo) when use_cpu is set; otherwise every rank silently trains alone.
+        if not torch.accelerator.is_available():
+            self.use_cpu = True
         super().__post_init__()
         if self.kl_annealing not in KL_SCHEDULES:
             raise ValueError(f"kl_annealing must be one of {KL_SCHEDULES}, got {self.kl_annealing!r}")

@@ -134,6 +134,7 @@ class AWDTrainer(Trainer):
             if not (self.args.load_best_model_at_end and self.state.best_model_checkpoint):
                 self.polyak.copy_to(self.model)
             self.polyak = None  # from now on the model holds the final weights as they are
+        self.remove_callback(EarlyStoppingCallback)  # later evaluations (e.g. of the test split) are not for it
         return output
 
     def _averaged_weights(self):
