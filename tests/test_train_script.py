@@ -75,3 +75,20 @@ def test_resume_from_the_latest_checkpoint(tmp_path):
 def test_missing_checkpoint_is_a_clear_error(tmp_path):
     with pytest.raises(SystemExit, match="does not exist"):
         train("--output_dir", str(tmp_path), "--resume_from_checkpoint", str(tmp_path / "nope"))
+
+
+def test_accelerate_launch_runs_two_cpu_processes(tmp_path):
+    """The shipped config starts two ranks on a CPU-only machine (`--cpu --num_processes 2` would start one)."""
+    import os
+    import subprocess
+    import sys
+
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--config_file",
+               str(REPO_ROOT / "configs" / "accelerate_cpu_ddp.yaml"), str(REPO_ROOT / "scripts" / "train.py"),
+               *TINY, "--output_dir", str(tmp_path), "--max_steps", "3", "--max_train_samples", "200"]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env=env, cwd=REPO_ROOT)
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output[-3000:]
+    assert "process 1 of 2" in output and "process 2 of 2" in output
+    assert json.loads((tmp_path / "test_results.json").read_text())["test_num_sentences"] == 40

@@ -24,7 +24,7 @@ DEFAULT_MAX_NEW_TOKENS = 50
 @dataclass
 class PosteriorOutput(ModelOutput):
     r"""
-    q(z|x) of a batch of texts; unpacks like a tuple of its non-None fields (`mean, logvar = ...`).
+    q(z|x) of a batch of texts (`output.mean`, `output["mean"]`, or `output.to_tuple()` for the non-None fields).
 
     mean, logvar: (B, D) posterior mean and log-variance.
     sample: (B, D) one draw z = mean + exp(logvar / 2) * eps, when requested.

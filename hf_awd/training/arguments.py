@@ -14,7 +14,7 @@ class AWDTrainingArguments(TrainingArguments):
 
     kl_annealing: str = field(default="linear", metadata={"help": f"KL weight schedule, one of {KL_SCHEDULES}."})
     kl_start_weight: float = field(default=0.0, metadata={"help": "KL weight at step 0 (linear annealing)."})
-    kl_annealing_steps: int = field(default=5000, metadata={"help": "Steps to anneal the KL weight up to 1."})
+    kl_annealing_steps: int = field(default=2000, metadata={"help": "Steps to anneal the KL weight up to 1."})
     polyak_decay: float = field(
         default=0.9995, metadata={"help": "Polyak/EMA decay of the weights that are evaluated and saved; 0 = off."}
     )
@@ -33,7 +33,8 @@ class AWDTrainingArguments(TrainingArguments):
     lr_scheduler_type: str = field(
         default="constant", metadata={"help": "Ignored unless lr_decay=1: AWDTrainer decays the LR per epoch."}
     )
-    per_device_train_batch_size: int = field(default=32, metadata={"help": "Sentences per device and step."})
+    per_device_train_batch_size: int = field(default=64, metadata={"help": "Sentences per device and step."})
+    num_train_epochs: float = field(default=1.0, metadata={"help": "Epochs (1 = the ~5-minute CPU quickstart)."})
     per_device_eval_batch_size: int = field(default=128, metadata={"help": "Sentences per device in evaluation."})
     eval_strategy: str = field(default="epoch", metadata={"help": "When to evaluate: no, steps or epoch."})
     save_strategy: str = field(default="epoch", metadata={"help": "When to checkpoint: no, steps, epoch or best."})
@@ -68,11 +69,12 @@ class ModelArguments:
     tokenizer_name: str | None = field(
         default=None, metadata={"help": "Existing tokenizer (folder or Hub id); default: build one from train."}
     )
-    vocab_size: int = field(default=20000, metadata={"help": "Vocabulary cap of a new word-level tokenizer."})
+    vocab_size: int = field(default=10000, metadata={"help": "Vocabulary cap of a new word-level tokenizer."})
     min_frequency: int = field(default=2, metadata={"help": "Minimum word count for a new tokenizer."})
-    embedding_size: int = field(default=256)
+    # Defaults: a small model for the CPU quickstart; the paper uses 512 / 1024 / 1024-2048.
+    embedding_size: int = field(default=128)
     encoder_hidden_size: int = field(default=256)
-    decoder_hidden_size: int = field(default=512)
+    decoder_hidden_size: int = field(default=256)
     latent_size: int = field(default=32)
     decoder_type: str = field(default="double_lstm", metadata={"help": "double_lstm (paper) or lstm."})
     decoder_dropout: float = field(default=0.5)
