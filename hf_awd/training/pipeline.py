@@ -1,0 +1,103 @@
+"""One training run end to end: data -> tokenizer -> model -> AWDTrainer -> saved model and metrics.
+
+`scripts/train.py` is this function behind `HfArgumentParser`; benchmarks and sweeps call it with other arguments.
+"""
+
+import logging
+import os
+
+from transformers import DataCollatorWithPadding, set_seed
+from transformers.trainer_utils import get_last_checkpoint
+
+from ..data import build_word_tokenizer, load_text_splits, load_tokenizer, tokenize_splits
+from ..model import SequenceVAE, SequenceVAEConfig
+from .trainer import AWDTrainer
+
+logger = logging.getLogger(__name__)
+
+CONFIG_FIELDS = (
+    "embedding_size", "encoder_hidden_size", "decoder_hidden_size", "latent_size", "decoder_type", "decoder_dropout",
+    "word_dropout", "word_dropout_rate", "adversary_hidden_size", "adversary_kl_weight",
+)
+
+
+def resolve_checkpoint(training_args) -> str | None:
+    """`--resume_from_checkpoint PATH`, or `latest` for the newest checkpoint in --output_dir."""
+    checkpoint = training_args.resume_from_checkpoint
+    if checkpoint == "latest":
+        checkpoint = get_last_checkpoint(training_args.output_dir) if os.path.isdir(training_args.output_dir) else None
+        if checkpoint is None:
+            raise SystemExit(f"--resume_from_checkpoint latest: no checkpoint-* folder in {training_args.output_dir}")
+    elif checkpoint is not None and not os.path.isdir(checkpoint):
+        raise SystemExit(f"--resume_from_checkpoint: checkpoint folder {checkpoint!r} does not exist")
+    return checkpoint
+
+
+def load_data(data_args):
+    """Text splits, with --max_train_samples / --max_eval_samples applied."""
+    splits = load_text_splits(
+        data_args.dataset_name, data_args.dataset_config_name, data_args.text_column,
+        data_args.train_file, data_args.validation_file, data_args.test_file,
+    )
+    limits = {"train": data_args.max_train_samples, "validation": data_args.max_eval_samples,
+              "test": data_args.max_eval_samples}
+    for split, limit in limits.items():
+        if limit and split in splits:
+            splits[split] = splits[split].select(range(min(limit, len(splits[split]))))
+    return splits
+
+
+def build_model(model_args, tokenizer) -> SequenceVAE:
+    if model_args.model_name_or_path:
+        return SequenceVAE.from_pretrained(model_args.model_name_or_path)
+    config = SequenceVAEConfig(
+        vocab_size=len(tokenizer),
+        pad_token_id=tokenizer.pad_token_id,
+        unk_token_id=tokenizer.unk_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        **{name: getattr(model_args, name) for name in CONFIG_FIELDS},
+    )
+    return SequenceVAE(config)
+
+
+def train_sequence_vae(model_args, data_args, training_args) -> dict:
+    """Train, save model + tokenizer + metrics to `training_args.output_dir`, and return the validation and test
+    metrics (`eval_*`, `test_*`) of the final (best, averaged) model."""
+    set_seed(training_args.seed)
+    checkpoint = resolve_checkpoint(training_args)
+    splits = load_data(data_args)
+    tokenizer_source = checkpoint or model_args.tokenizer_name or model_args.model_name_or_path
+    if tokenizer_source:
+        tokenizer = load_tokenizer(tokenizer_source)
+    else:
+        tokenizer = build_word_tokenizer(splits["train"]["text"], model_args.vocab_size, model_args.min_frequency)
+    with training_args.main_process_first(desc="tokenising"):
+        tokenized = tokenize_splits(splits, tokenizer, data_args.max_words)
+
+    model = build_model(model_args, tokenizer)
+    logger.info(
+        "process %d of %d; %s decoder, %s word dropout (R=%s), %.2fM parameters, vocabulary %d; "
+        "%d training / %d validation sentences",
+        training_args.process_index + 1, training_args.world_size, model.config.decoder_type,
+        model.config.word_dropout, model.config.word_dropout_rate, model.num_parameters() / 1e6, len(tokenizer),
+        len(tokenized["train"]), len(tokenized.get("validation", [])),
+    )
+    trainer = AWDTrainer(
+        model=model,
+        args=training_args,
+        train_dataset=tokenized["train"],
+        eval_dataset=tokenized.get("validation"),
+        data_collator=DataCollatorWithPadding(tokenizer),
+        processing_class=tokenizer,
+    )
+    train_result = trainer.train(resume_from_checkpoint=checkpoint)
+    trainer.save_model()
+    trainer.save_metrics("train", train_result.metrics)
+    trainer.save_state()
+    metrics = {}
+    for split, prefix in (("validation", "eval"), ("test", "test")):
+        if split in tokenized:
+            metrics.update(trainer.evaluate(tokenized[split], metric_key_prefix=prefix))
+            trainer.save_metrics(prefix, {k: v for k, v in metrics.items() if k.startswith(prefix)})
+    return metrics
