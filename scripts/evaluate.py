@@ -12,14 +12,8 @@ import json
 import os
 import sys
 
-import torch
-from datasets import DatasetDict
-from torch.utils.data import DataLoader
-from transformers import AutoTokenizer, DataCollatorWithPadding
-
-from hf_awd import SequenceVAE
-from hf_awd.data import load_text_splits, tokenize_splits
-from hf_awd.evaluation import evaluate_sequence_vae
+from hf_awd.data import load_text_splits
+from hf_awd.evaluation import evaluate_checkpoint
 
 ROWS = [  # (key, label, format)
     ("nll", "NLL (IW)", "{:.2f}"),
@@ -68,21 +62,15 @@ def format_table(metrics: dict) -> str:
 
 def main(argv=None):
     args = parse_arguments(sys.argv[1:] if argv is None else argv)
-    if not os.path.isfile(os.path.join(args.checkpoint, "config.json")):
-        raise SystemExit(f"no checkpoint at {args.checkpoint!r} (expected a folder with config.json)")
-    model = SequenceVAE.from_pretrained(args.checkpoint).eval()
-    tokenizer = AutoTokenizer.from_pretrained(args.checkpoint)
-    device = "cuda" if torch.cuda.is_available() else "cpu"
-    model.to(device)
-
     split = load_split(args)
     if args.max_samples:
         split = split.select(range(min(args.max_samples, len(split))))
-    dataset = tokenize_splits(DatasetDict(eval=split), tokenizer, args.max_words)["eval"]
-    loader = DataLoader(dataset, batch_size=args.batch_size, collate_fn=DataCollatorWithPadding(tokenizer))
-    metrics = evaluate_sequence_vae(model, loader, iw_samples=args.iw_samples, seed=args.seed, progress=True)
+    try:
+        metrics = evaluate_checkpoint(args.checkpoint, split, args.iw_samples, args.batch_size, args.seed,
+                                      args.max_words)
+    except FileNotFoundError as error:
+        raise SystemExit(str(error)) from None
     metrics.update(checkpoint=os.path.abspath(args.checkpoint), split=args.split, iw_samples=args.iw_samples)
-
     print(format_table(metrics))
     output_file = args.output_file or os.path.join(args.checkpoint, f"evaluation_{args.split}.json")
     with open(output_file, "w") as file:

@@ -16,6 +16,7 @@ import sys
 import transformers
 from transformers import HfArgumentParser
 
+from hf_awd.sharing import disable_push_if_offline, save_run_arguments, stage_after_offline_training
 from hf_awd.training import AWDTrainingArguments, DataArguments, ModelArguments
 from hf_awd.training.pipeline import train_sequence_vae
 
@@ -33,11 +34,15 @@ def main(argv=None):
     model_args, data_args, training_args = parse_arguments(sys.argv[1:] if argv is None else argv)
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     transformers.utils.logging.set_verbosity_warning()
+    save_run_arguments(training_args.output_dir, model_args, data_args, training_args)  # read by the model card
+    stage_for_later_upload = disable_push_if_offline(training_args)  # else the Trainer fails creating the repo
     train_sequence_vae(model_args, data_args, training_args)
     if training_args.process_index == 0:
         print(f"\nModel, tokenizer and metrics saved to {os.path.abspath(training_args.output_dir)}")
         print(f"Load with: AutoModel.from_pretrained({training_args.output_dir!r}) after `import hf_awd`, "
               "or with trust_remote_code=True without it.")
+    if stage_for_later_upload:
+        stage_after_offline_training(training_args)
 
 
 if __name__ == "__main__":

@@ -4,9 +4,16 @@ Token counting (as He et al., 2019): every sentence contributes its words plus `
 is never predicted. PPL = exp(total NLL / total predicted tokens).
 """
 
-import torch
-from tqdm.auto import tqdm
+import os
 
+import torch
+from datasets import DatasetDict
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+from transformers import AutoTokenizer, DataCollatorWithPadding
+
+from ..data import tokenize_splits
+from ..model import SequenceVAE
 from .metrics import active_units, gaussian_kl, iw_log_likelihood, mutual_information, perplexity
 
 
@@ -84,3 +91,17 @@ def summarize(stats: dict) -> dict:
         metrics["nll"] = stats["iw_nll"].mean().item()
         metrics["ppl"] = perplexity(stats["iw_nll"].sum().item(), num_tokens)
     return metrics
+
+
+def evaluate_checkpoint(checkpoint: str, texts, iw_samples: int = 500, batch_size: int = 64, seed: int = 0,
+                        max_words: int | None = 100, progress: bool = True) -> dict:
+    """Load a saved model and its tokenizer, and evaluate them on `texts` (a `datasets.Dataset` with a "text"
+    column). On a GPU when one is available."""
+    if not os.path.isfile(os.path.join(checkpoint, "config.json")):
+        raise FileNotFoundError(f"no checkpoint at {checkpoint!r} (expected a folder with config.json)")
+    model = SequenceVAE.from_pretrained(checkpoint).eval()
+    model.to("cuda" if torch.cuda.is_available() else "cpu")
+    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+    dataset = tokenize_splits(DatasetDict(eval=texts), tokenizer, max_words)["eval"]
+    loader = DataLoader(dataset, batch_size=batch_size, collate_fn=DataCollatorWithPadding(tokenizer))
+    return evaluate_sequence_vae(model, loader, iw_samples=iw_samples, seed=seed, progress=progress)

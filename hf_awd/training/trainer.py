@@ -6,6 +6,7 @@ minimises the ELBO, plus its own regulariser. Evaluation and saved checkpoints u
 """
 
 import contextlib
+import dataclasses
 import math
 import os
 from collections import defaultdict
@@ -16,6 +17,7 @@ from safetensors.torch import load_file, save_file
 from transformers import EarlyStoppingCallback, Trainer
 
 from ..evaluation.evaluate import evaluate_sequence_vae
+from ..sharing.model_card import build_model_card
 from .callbacks import KLAnnealingCallback, PolyakAveragingCallback
 from .polyak import PolyakAverage
 
@@ -139,3 +141,19 @@ class AWDTrainer(Trainer):
 
     def _averaged_weights(self):
         return self.polyak.applied_to(self.model) if self.polyak is not None else contextlib.nullcontext()
+
+    # ---- Hub ----
+
+    def create_model_card(self, model_name=None, dataset=None, **kwargs):
+        """Write our card (`hf_awd.sharing.build_model_card`) to output_dir/README.md, which `push_to_hub` uploads.
+
+        The Trainer's generic card fits fine-tuned models ("fine-tuned version of [](...)" for one trained from
+        scratch) and knows nothing of the method, the latent space or the data licence. `dataset`: the training
+        data, when output_dir/run_arguments.json does not record it; other arguments of the Trainer's signature are
+        accepted and ignored.
+        """
+        if not self.is_world_process_zero():
+            return
+        card = build_model_card(self.args.output_dir, dataset_name=dataset, repo_id=self.hub_model_id or model_name,
+                                trainer_state=dataclasses.asdict(self.state))
+        card.save(os.path.join(self.args.output_dir, "README.md"))

@@ -1,0 +1,225 @@
+"""Reproduce the paper's comparison (no dropout vs uniform word dropout vs AWD) and measure training speed.
+
+Quality: trains and evaluates every method on the same data and model size, for several seeds, then writes JSON and
+a Markdown table (mean ± std of IW-NLL, PPL, -ELBO, KL, MI, AU) with the paper's PTB figures beside ours.
+
+    python scripts/benchmark.py --preset cpu --seeds 0 1                   # PTB from ../shared/data/ptb
+    python scripts/benchmark.py --preset paper --data_dir /path/to/ptb     # paper sizes and schedule, for a GPU
+    python scripts/benchmark.py --speed                                     # tokens/s and step-time ratios
+
+Presets: `cpu` fits each method in about 15 minutes on 2 CPU cores; `paper` follows Section 5 (decoder 2048,
+Polyak 0.9995, LR decay 0.96, KL annealing, early stopping on validation ELBO, 500 importance samples).
+"""
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from datasets import Dataset
+from transformers import HfArgumentParser, TrainerCallback
+
+from hf_awd import AWDTrainer, SequenceVAE, SequenceVAEConfig
+from hf_awd.data import load_text_splits
+from hf_awd.evaluation import evaluate_checkpoint
+from hf_awd.evaluation.evaluate import iw_log_likelihood_batch
+from hf_awd.training import AWDTrainingArguments, DataArguments, ModelArguments
+from hf_awd.training.pipeline import train_sequence_vae
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+PAPER_PTB = {  # Table 5 of the paper: -ELBO, KL, MI on the PTB test set
+    "none": {"neg_elbo": 102.6, "kl": 1.1, "mutual_information": 0.8},
+    "uniform": {"neg_elbo": 101.4, "kl": 5.1, "mutual_information": 4.2},
+    "adversarial": {"neg_elbo": 99.7, "kl": 5.1, "mutual_information": 4.3},
+}
+METHODS = {  # method -> model arguments (R as in the paper's Table 5 for PTB)
+    "none": ["--word_dropout", "none", "--word_dropout_rate", "0"],
+    "uniform": ["--word_dropout", "uniform", "--word_dropout_rate", "0.4"],
+    "adversarial": ["--word_dropout", "adversarial", "--word_dropout_rate", "0.2", "--adversary_kl_weight", "1"],
+}
+PRESETS = {
+    "cpu": ["--embedding_size", "256", "--encoder_hidden_size", "256", "--decoder_hidden_size", "512",
+            "--num_train_epochs", "3", "--per_device_train_batch_size", "32", "--kl_annealing_steps", "2000"],
+    "paper": ["--embedding_size", "512", "--encoder_hidden_size", "1024", "--decoder_hidden_size", "2048",
+              "--num_train_epochs", "40", "--per_device_train_batch_size", "32", "--kl_annealing_steps", "10000",
+              "--early_stopping_patience", "5"],
+}
+IW_SAMPLES = {"cpu": 50, "paper": 500}
+COLUMNS = [("test_nll", "IW-NLL"), ("test_ppl", "PPL"), ("test_neg_elbo", "-ELBO"), ("test_kl", "KL"),
+           ("test_mutual_information", "MI"), ("test_active_units", "AU")]
+
+
+def parse_arguments(argv):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
+    parser.add_argument("--data_dir", default=str(REPO_ROOT.parent / "shared" / "data" / "ptb"),
+                        help="folder with train.txt, valid.txt, test.txt (default: ../shared/data/ptb)")
+    parser.add_argument("--methods", nargs="+", choices=sorted(METHODS), default=list(METHODS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
+    parser.add_argument("--output_dir", default="benchmarks/results")
+    parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
+                        help="further scripts/train.py arguments, appended to every run")
+    parser.add_argument("--speed", action="store_true", help="measure throughput instead of quality")
+    parser.add_argument("--speed_steps", type=int, default=20)
+    parser.add_argument("--speed_repeats", type=int, default=3)
+    return parser.parse_args(argv)
+
+
+# ---- quality ----
+
+def run_method(args, method, seed) -> dict:
+    data = Path(args.data_dir)
+    if not (data / "train.txt").exists():
+        raise SystemExit(f"no train.txt in {data}: pass --data_dir with train.txt, valid.txt and test.txt")
+    output_dir = Path(args.output_dir) / f"{method}-seed{seed}"
+    argv = [*PRESETS[args.preset], *METHODS[method], "--seed", str(seed), "--output_dir", str(output_dir),
+            "--train_file", str(data / "train.txt"), "--validation_file", str(data / "valid.txt"),
+            "--test_file", str(data / "test.txt"), "--min_frequency", "1", "--vocab_size", "20000", "--report_to", "none",
+            "--disable_tqdm", "true", "--logging_steps", "200", *args.extra]
+    parsed = HfArgumentParser((ModelArguments, DataArguments, AWDTrainingArguments)).parse_args_into_dataclasses(argv)
+    start = time.time()
+    metrics = train_sequence_vae(*parsed)
+    metrics["train_minutes"] = (time.time() - start) / 60
+    metrics.update(importance_weighted_test(output_dir, data / "test.txt", IW_SAMPLES[args.preset], seed))
+    (output_dir / "benchmark_metrics.json").write_text(json.dumps(metrics, indent=2))
+    return metrics
+
+
+def importance_weighted_test(checkpoint: Path, test_file: Path, iw_samples: int, seed: int) -> dict:
+    texts = load_text_splits(train_file=str(test_file))["train"]
+    metrics = evaluate_checkpoint(str(checkpoint), texts, iw_samples=iw_samples, seed=seed)
+    return {"test_nll": metrics["nll"], "test_ppl": metrics["ppl"], "iw_samples": iw_samples}
+
+
+def mean_std(values):
+    return (statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0)
+
+
+def markdown_table(results: dict, command: str) -> str:
+    lines = [f"Command: `{command}`", "",
+             "| method | " + " | ".join(label for _, label in COLUMNS) + " | paper -ELBO / KL / MI |",
+             "|---" * (len(COLUMNS) + 2) + "|"]
+    for method, runs in results.items():
+        cells = []
+        for key, _ in COLUMNS:
+            mean, std = mean_std([run[key] for run in runs])
+            cells.append(f"{mean:.2f} ± {std:.2f}")
+        paper = PAPER_PTB[method]
+        lines.append(f"| {method} | " + " | ".join(cells)
+                     + f" | {paper['neg_elbo']} / {paper['kl']} / {paper['mutual_information']} |")
+    return "\n".join(lines)
+
+
+def run_quality(args):
+    results = {method: [run_method(args, method, seed) for seed in args.seeds] for method in args.methods}
+    command = "python scripts/benchmark.py " + " ".join(sys.argv[1:])
+    table = markdown_table(results, command)
+    output = Path(args.output_dir)
+    (output / "results.json").write_text(json.dumps({"command": command, "preset": args.preset, "runs": results},
+                                                    indent=2))
+    (output / "results.md").write_text(table + "\n")
+    print(table)
+
+
+# ---- speed ----
+
+def timed_steps(model, optimizer, batches, step) -> float:
+    """Median seconds per optimisation step over the batches (after one warm-up step)."""
+    step(model, optimizer, batches[0])
+    times = []
+    for batch in batches[1:]:
+        start = time.perf_counter()
+        step(model, optimizer, batch)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bare_step(model, optimizer, batch):
+    loss = model(**batch).loss
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+    optimizer.step()
+    optimizer.zero_grad(set_to_none=True)
+
+
+def speed_batches(vocab_size, count, batch_size=32, length=23, seed=0):
+    """Same random batches for every method: PTB-like sentences of 21 words between <bos> and <eos>."""
+    generator = torch.Generator().manual_seed(seed)
+    batches = []
+    for _ in range(count):
+        input_ids = torch.randint(4, vocab_size, (batch_size, length), generator=generator)
+        input_ids[:, 0], input_ids[:, -1] = 2, 3
+        batches.append({"input_ids": input_ids, "attention_mask": torch.ones_like(input_ids)})
+    return batches
+
+
+def speed_model(mode, preset):
+    sizes = dict(zip(PRESETS[preset][0:6:2], PRESETS[preset][1:6:2]))
+    config = SequenceVAEConfig(vocab_size=10000, word_dropout=mode, word_dropout_rate=0.2 if mode != "none" else 0.0,
+                               **{key.lstrip("-"): int(value) for key, value in sizes.items()})
+    return SequenceVAE(config).train()
+
+
+def trainer_step_time(model, batches, repeats_dir) -> float:
+    """Median seconds per step inside AWDTrainer (callbacks, Polyak averaging, logging) on the same batches."""
+    rows = [{k: v[i].tolist() for k, v in batch.items()} for batch in batches for i in range(len(batch["input_ids"]))]
+    step_times = []
+
+    class StepTimer(TrainerCallback):
+        def on_step_begin(self, *a, **k):
+            self.start = time.perf_counter()
+
+        def on_step_end(self, *a, **k):
+            step_times.append(time.perf_counter() - self.start)
+
+    args = AWDTrainingArguments(output_dir=repeats_dir, max_steps=len(batches), per_device_train_batch_size=32,
+                                eval_strategy="no", save_strategy="no", load_best_model_at_end=False,
+                                report_to="none", disable_tqdm=True, logging_steps=10, dataloader_drop_last=True)
+    trainer = AWDTrainer(model=model, args=args, train_dataset=Dataset.from_list(rows), callbacks=[StepTimer()])
+    trainer.train()
+    return statistics.median(step_times[1:])
+
+
+def run_speed(args):
+    batches = speed_batches(10000, args.speed_steps)
+    tokens_per_batch = sum(int(b["attention_mask"][:, 1:].sum()) for b in batches[:1])
+    report = {"device": "cuda" if torch.cuda.is_available() else "cpu", "threads": torch.get_num_threads(),
+              "preset": args.preset, "batch": "32 sentences x 22 predicted tokens", "repeats": args.speed_repeats}
+    step_time = {}
+    for mode in ("none", "uniform", "adversarial"):
+        runs = []
+        for _ in range(args.speed_repeats):
+            model = speed_model(mode, args.preset)
+            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+            runs.append(timed_steps(model, optimizer, batches, bare_step))
+        step_time[mode] = statistics.median(runs)
+        report[f"tokens_per_second_{mode}"] = tokens_per_batch / step_time[mode]
+    report["awd_over_plain_step_time"] = step_time["adversarial"] / step_time["none"]
+    trainer_runs = [trainer_step_time(speed_model("adversarial", args.preset), batches, f"{args.output_dir}/speed")
+                    for _ in range(args.speed_repeats)]
+    report["trainer_over_bare_loop_step_time"] = statistics.median(trainer_runs) / step_time["adversarial"]
+    report.update(iw_throughput(speed_model("adversarial", args.preset).eval(), batches[0]))
+    Path(args.output_dir).mkdir(parents=True, exist_ok=True)
+    (Path(args.output_dir) / "speed.json").write_text(json.dumps(report, indent=2))
+    print(json.dumps(report, indent=2))
+
+
+def iw_throughput(model, batch, iw_samples=50) -> dict:
+    mean, logvar = model.encode(batch["input_ids"], batch["attention_mask"])
+    start = time.perf_counter()
+    iw_log_likelihood_batch(model, batch["input_ids"], batch["attention_mask"], mean, logvar, iw_samples,
+                            torch.Generator().manual_seed(0))
+    seconds = time.perf_counter() - start
+    return {"iw_nll_sentences_per_second": len(batch["input_ids"]) / seconds, "iw_samples": iw_samples}
+
+
+def main(argv=None):
+    args = parse_arguments(sys.argv[1:] if argv is None else argv)
+    run_speed(args) if args.speed else run_quality(args)
+
+
+if __name__ == "__main__":
+    main()

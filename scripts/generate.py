@@ -1,0 +1,93 @@
+"""Decode sentences with a trained sequence VAE: prior samples, reconstructions, posterior exploration.
+
+    python scripts/generate.py outputs/sequence-vae sample --num_samples 10           # z ~ N(0, I), greedy
+    python scripts/generate.py outputs/sequence-vae sample --do_sample --top_p 0.9    # sampled words
+    python scripts/generate.py outputs/sequence-vae reconstruct "a small dog ran ." "the cat sat ."
+    python scripts/generate.py outputs/sequence-vae explore "a small dog ran ." --num_samples 5   # z ~ q(z|x)
+
+Decoding options (`--num_beams`, `--do_sample`, `--temperature`, `--top_k`, `--top_p`, `--max_new_tokens`) go to
+`model.generate`; unset ones keep the checkpoint's generation config (greedy, at most 50 new tokens).
+"""
+
+import argparse
+import os
+import sys
+
+import torch
+from transformers import AutoModel, AutoTokenizer, set_seed
+
+import hf_awd  # noqa: F401  (registers the model with the Auto classes)
+from hf_awd.data import hub_errors_explained
+
+DECODING_OPTIONS = ("num_beams", "do_sample", "temperature", "top_k", "top_p", "max_new_tokens")
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
+    return value
+
+
+def parse_arguments(argv):
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("checkpoint", help="checkpoint folder (scripts/train.py --output_dir) or Hub id")
+    parser.add_argument("--seed", type=int, default=0)
+    decoding = parser.add_argument_group("decoding")
+    decoding.add_argument("--num_beams", type=int)
+    decoding.add_argument("--do_sample", action="store_true", default=None, help="sample words instead of greedy")
+    decoding.add_argument("--temperature", type=float)
+    decoding.add_argument("--top_k", type=int)
+    decoding.add_argument("--top_p", type=float)
+    decoding.add_argument("--max_new_tokens", type=int)
+    modes = parser.add_subparsers(dest="mode", required=True)
+    sample = modes.add_parser("sample", help="decode codes drawn from the prior N(0, I)")
+    sample.add_argument("--num_samples", type=positive_int, default=10)
+    reconstruct = modes.add_parser("reconstruct", help="decode the posterior mean of each text")
+    reconstruct.add_argument("texts", nargs="+")
+    explore = modes.add_parser("explore", help="decode samples of q(z|text) (the paper's Table 9)")
+    explore.add_argument("text")
+    explore.add_argument("--num_samples", type=positive_int, default=5)
+    return parser.parse_args(argv)
+
+
+def load_checkpoint(name_or_path: str):
+    """Model (eval mode) and tokenizer of a checkpoint; a one-line error instead of a traceback when that fails."""
+    if name_or_path.startswith((".", "/", "~")) and not os.path.isdir(os.path.expanduser(name_or_path)):
+        raise SystemExit(f"error: checkpoint folder {name_or_path!r} does not exist")
+    try:
+        with hub_errors_explained(name_or_path, "checkpoint", "a local checkpoint folder (scripts/train.py)"):
+            model = AutoModel.from_pretrained(name_or_path).eval()
+            tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+    except (OSError, ValueError, RuntimeError) as error:
+        raise SystemExit(f"error: cannot load checkpoint {name_or_path!r}: {' '.join(str(error).split())}") from None
+    if not hasattr(model, "reconstruct"):
+        raise SystemExit(f"error: {name_or_path!r} holds a {type(model).__name__}, not a sequence VAE")
+    return model, tokenizer
+
+
+def decode(model, tokenizer, args, options) -> list[str]:
+    """The lines to print for the chosen mode."""
+    if args.mode == "sample":
+        z = torch.randn(args.num_samples, model.config.latent_size)
+        return [f"z ~ N(0, I): {sentence}" for sentence in model.decode_latents(z, tokenizer, **options)]
+    if args.mode == "reconstruct":
+        pairs = zip(args.texts, model.reconstruct(args.texts, tokenizer, **options))
+        return [f"x: {text}\n   -> {sentence}" for text, sentence in pairs]
+    sentences = model.explore(args.text, tokenizer, n=args.num_samples, **options)
+    return [f"x: {args.text}"] + [f"z ~ q(z|x): {sentence}" for sentence in sentences]
+
+
+def main(argv=None):
+    args = parse_arguments(sys.argv[1:] if argv is None else argv)
+    set_seed(args.seed)
+    model, tokenizer = load_checkpoint(args.checkpoint)
+    options = {name: getattr(args, name) for name in DECODING_OPTIONS if getattr(args, name) is not None}
+    try:
+        print("\n".join(decode(model, tokenizer, args, options)))
+    except ValueError as error:  # empty texts, invalid decoding options
+        raise SystemExit(f"error: {error}") from None
+
+
+if __name__ == "__main__":
+    main()
