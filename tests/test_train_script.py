@@ -92,3 +92,17 @@ def test_accelerate_launch_runs_two_cpu_processes(tmp_path):
     assert result.returncode == 0, output[-3000:]
     assert "process 1 of 2" in output and "process 2 of 2" in output
     assert json.loads((tmp_path / "test_results.json").read_text())["test_num_sentences"] == 40
+
+
+def test_arguments_from_one_yaml_file(tmp_path):
+    config = tmp_path / "run.yaml"
+    config.write_text("word_dropout: uniform\nword_dropout_rate: 0.25\nlatent_size: 8\noutput_dir: out\n"
+                      "kl_annealing: constant\n")
+    model_args, data_args, training_args = load_train_script().parse_arguments([str(config)])
+    assert (model_args.word_dropout, model_args.word_dropout_rate, model_args.latent_size) == ("uniform", 0.25, 8)
+    assert training_args.kl_annealing == "constant" and data_args.train_file is None
+
+
+def test_invalid_training_option_is_a_clear_error(tmp_path):
+    with pytest.raises(ValueError, match="kl_annealing"):
+        load_train_script().parse_arguments(["--output_dir", str(tmp_path), "--kl_annealing", "sigmoid"])
