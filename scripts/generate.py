@@ -30,22 +30,22 @@ def positive_int(text: str) -> int:
 
 
 def parse_arguments(argv):
+    options = argparse.ArgumentParser(add_help=False)  # shared by the three modes, so they follow the mode
+    options.add_argument("--seed", type=int, default=0)
+    options.add_argument("--num_beams", type=positive_int)
+    options.add_argument("--do_sample", action="store_true", default=None, help="sample words instead of greedy")
+    options.add_argument("--temperature", type=float)
+    options.add_argument("--top_k", type=int)
+    options.add_argument("--top_p", type=float)
+    options.add_argument("--max_new_tokens", type=positive_int)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", help="checkpoint folder (scripts/train.py --output_dir) or Hub id")
-    parser.add_argument("--seed", type=int, default=0)
-    decoding = parser.add_argument_group("decoding")
-    decoding.add_argument("--num_beams", type=int)
-    decoding.add_argument("--do_sample", action="store_true", default=None, help="sample words instead of greedy")
-    decoding.add_argument("--temperature", type=float)
-    decoding.add_argument("--top_k", type=int)
-    decoding.add_argument("--top_p", type=float)
-    decoding.add_argument("--max_new_tokens", type=int)
     modes = parser.add_subparsers(dest="mode", required=True)
-    sample = modes.add_parser("sample", help="decode codes drawn from the prior N(0, I)")
+    sample = modes.add_parser("sample", parents=[options], help="decode codes drawn from the prior N(0, I)")
     sample.add_argument("--num_samples", type=positive_int, default=10)
-    reconstruct = modes.add_parser("reconstruct", help="decode the posterior mean of each text")
+    reconstruct = modes.add_parser("reconstruct", parents=[options], help="decode the posterior mean of each text")
     reconstruct.add_argument("texts", nargs="+")
-    explore = modes.add_parser("explore", help="decode samples of q(z|text) (the paper's Table 9)")
+    explore = modes.add_parser("explore", parents=[options], help="decode samples of q(z|text) (paper's Table 9)")
     explore.add_argument("text")
     explore.add_argument("--num_samples", type=positive_int, default=5)
     return parser.parse_args(argv)
@@ -60,7 +60,9 @@ def load_checkpoint(name_or_path: str):
             model = AutoModel.from_pretrained(name_or_path).eval()
             tokenizer = AutoTokenizer.from_pretrained(name_or_path)
     except (OSError, ValueError, RuntimeError) as error:
-        raise SystemExit(f"error: cannot load checkpoint {name_or_path!r}: {' '.join(str(error).split())}") from None
+        # hub_errors_explained's RuntimeError already names the checkpoint and the local alternative.
+        prefix = "" if isinstance(error, RuntimeError) else f"cannot load checkpoint {name_or_path!r}: "
+        raise SystemExit(f"error: {prefix}{' '.join(str(error).split())}") from None
     if not hasattr(model, "reconstruct"):
         raise SystemExit(f"error: {name_or_path!r} holds a {type(model).__name__}, not a sequence VAE")
     return model, tokenizer

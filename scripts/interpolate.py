@@ -58,7 +58,9 @@ def load_checkpoint(name_or_path: str):
             model = AutoModel.from_pretrained(name_or_path).eval()
             tokenizer = AutoTokenizer.from_pretrained(name_or_path)
     except (OSError, ValueError, RuntimeError) as error:
-        raise SystemExit(f"error: cannot load checkpoint {name_or_path!r}: {' '.join(str(error).split())}") from None
+        # hub_errors_explained's RuntimeError already names the checkpoint and the local alternative.
+        prefix = "" if isinstance(error, RuntimeError) else f"cannot load checkpoint {name_or_path!r}: "
+        raise SystemExit(f"error: {prefix}{' '.join(str(error).split())}") from None
     if not hasattr(model, "interpolate"):
         raise SystemExit(f"error: {name_or_path!r} holds a {type(model).__name__}, not a sequence VAE")
     return model, tokenizer

@@ -110,8 +110,8 @@ class SequenceVAEGenerationMixin(GenerationMixin):
 
         Returns:
             (B * num_return_sequences, L + new) token ids that start with the given prompt (`<bos>` by default), as
-            `GenerationMixin.generate` (or its output object with `sequences` so, when `return_dict_in_generate`).
-            `num_beams`/`num_return_sequences` decode each z several times; draw different codes with `num_samples`.
+            `GenerationMixin.generate`; with `return_dict_in_generate=True`, its output object holding them in
+            `sequences`. `num_return_sequences` decodes each z several times; `num_samples` draws different codes.
         """
         given = inputs if inputs is not None else kwargs.pop("input_ids", None)
         self._check_prompt(given, kwargs.pop("attention_mask", None))

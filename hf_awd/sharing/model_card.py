@@ -19,7 +19,7 @@ from safetensors import safe_open
 TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "model_cards" / "README_TEMPLATE.md"
 WORDNET_LICENSE_PATH = Path(__file__).resolve().parents[1] / "data" / "wordnet" / "LICENSE"
 RUN_ARGUMENTS_NAME = "run_arguments.json"
-TAGS = ["sequence-vae", "vae", "adversarial-word-dropout", "text-generation", "custom_code"]
+TAGS = ["sequence-vae", "vae", "text-generation", "custom_code"]
 
 METRICS = (  # (key in evaluate.py's JSON, model-index metric type, label)
     ("nll", "nll", "NLL (importance-weighted)"),
@@ -153,7 +153,7 @@ def describe_training_data(data_args: dict | None, dataset_name: str | None) -> 
     subset = f" The first {data_args['max_train_samples']} training sentences were used." \
         if data_args.get("max_train_samples") else ""
     name = dataset_name or data_args.get("dataset_name")
-    if data_args.get("train_file"):
+    if data_args.get("train_file") and not dataset_name:
         files = {split: data_args.get(f"{split}_file") for split in ("train", "validation", "test")}
         shown = ", ".join(f"{split} `{_short_path(path)}`" for split, path in files.items() if path)
         ptb = "ptb" in str(files["train"]).lower()
@@ -208,6 +208,7 @@ def card_context(checkpoint_dir: Path, config: dict, run_arguments: dict, state:
         "training_rows": training_rows(training, state),
         "steps_trained": steps_trained(state),
         "trained_on_cpu": bool(training.get("use_cpu")),
+        "polyak_decay": training.get("polyak_decay"),
         "evaluations": [evaluation_table(evaluation) for evaluation in evaluations],
         "collapsed": any(evaluation.get("active_units") == 0 for evaluation in evaluations),
         "vocabulary_description": vocabulary_description(checkpoint_dir, config),

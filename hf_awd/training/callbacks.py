@@ -1,5 +1,6 @@
-"""Trainer callbacks for the method's schedules: KL annealing and Polyak averaging."""
+"""Trainer callbacks for the method's schedules (KL annealing, Polyak averaging) and the adversary's gradient norm."""
 
+import torch
 from transformers import TrainerCallback
 
 from .schedules import kl_weight
@@ -22,3 +23,21 @@ class PolyakAveragingCallback(TrainerCallback):
 
     def on_step_end(self, args, state, control, model=None, **kwargs):
         self.average.update(model)
+
+
+class AdversaryGradientNormCallback(TrainerCallback):
+    """Appends the l2 norm of the adversary's gradient to `statistics["adversary_grad_norm"]` before every optimiser
+    step (paper Figure 3, right). `statistics` is the trainer's dict of per-step training statistics, so the value is
+    averaged into the training log with the others.
+
+    The hook runs after gradient clipping (`max_grad_norm`), so this is the norm of the gradient the optimiser applies;
+    it equals the raw norm whenever the whole model's gradient norm is below the clipping threshold.
+    """
+
+    def __init__(self, statistics):
+        self.statistics = statistics
+
+    def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
+        norms = [param.grad.detach().norm() for param in model.adversary.parameters() if param.grad is not None]
+        if norms:
+            self.statistics["adversary_grad_norm"].append(torch.stack(norms).norm().float())

@@ -18,7 +18,7 @@ from transformers import EarlyStoppingCallback, Trainer
 
 from ..evaluation.evaluate import evaluate_sequence_vae
 from ..sharing.model_card import build_model_card
-from .callbacks import KLAnnealingCallback, PolyakAveragingCallback
+from .callbacks import AdversaryGradientNormCallback, KLAnnealingCallback, PolyakAveragingCallback
 from .polyak import PolyakAverage
 
 ONLINE_WEIGHTS_NAME = "online_model.safetensors"  # the raw (non-averaged) weights, needed to resume training
@@ -32,6 +32,8 @@ class AWDTrainer(Trainer):
         super().__init__(*args, **kwargs)
         self._train_statistics = defaultdict(list)
         self.add_callback(KLAnnealingCallback())
+        if getattr(self.model, "adversary", None) is not None:
+            self.add_callback(AdversaryGradientNormCallback(self._train_statistics))
         self.polyak = None
         if self.args.polyak_decay > 0:
             self.polyak = PolyakAverage(self.model, self.args.polyak_decay)
@@ -63,6 +65,8 @@ class AWDTrainer(Trainer):
             stats["adversary_regularizer"] = outputs.adversary_regularizer.mean()
             stats["score_abs_mean"] = scores.abs().mean()
             stats["score_std"] = scores.std()
+            # Paper Figure 3 (left): l1 norm of each sentence's score vector over its words, averaged over sentences.
+            stats["score_l1"] = (outputs.adversary_scores.abs() * words).sum(dim=1).mean()
         for key, value in stats.items():
             self._train_statistics[key].append(value.detach().float())
 
