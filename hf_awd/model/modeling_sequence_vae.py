@@ -21,7 +21,8 @@ from .generation_sequence_vae import SequenceVAEGenerationMixin
 @dataclass
 class SequenceVAEOutput(ModelOutput):
     r"""
-    loss: scalar, mean over the batch of reconstruction_nll + kl_weight * kl + adversary_regularizer.
+    loss: scalar, mean over the batch of reconstruction_nll + kl_weight * kl + adversary_regularizer, where the KL term
+        is thresholded per dimension when `free_bits` > 0 (training objective only; `kl` is always the true KL).
     reconstruction_nll: (B,) -log p(x|z) summed over the predicted tokens (end of sentence included).
     kl: (B,) KL(q(z|x) || N(0, I)).
     adversary_regularizer: (B,) lambda * sum_i KL(N(mu_i, sigma_i^2) || N(0, 1)); zeros unless adversarial training.
@@ -93,9 +94,12 @@ class SequenceVAEPreTrainedModel(PreTrainedModel):
     _is_stateful = True  # recurrent state: no assisted/contrastive decoding
 
     def _init_weights(self, module):
-        # Embeddings U(-0.1, 0.1) as the authors' code; LSTM cells like nn.LSTM in the default scheme.
+        # Embeddings N(0, 1), PyTorch's default: with the small inits of transformers (std 0.02) or of the authors'
+        # code (U(-0.1, 0.1)) the LSTM encoder's final state barely depends on x, z starts as pure noise, the
+        # decoder learns to ignore it and the posterior collapses within a few hundred steps.
+        # LSTM cells are initialised like nn.LSTM in the default scheme.
         if isinstance(module, nn.Embedding):
-            init.uniform_(module.weight, -0.1, 0.1)
+            init.normal_(module.weight, 0.0, 1.0)
             if module.padding_idx is not None:
                 init.zeros_(module.weight[module.padding_idx])
         elif isinstance(module, nn.LSTMCell):
@@ -125,8 +129,10 @@ class SequenceVAE(SequenceVAEGenerationMixin, SequenceVAEPreTrainedModel):
             self.adversary = AdversarialWordDropout(
                 config.vocab_size, config.embedding_size, config.adversary_hidden_size, config.pad_token_id
             )
-        # Weight of the KL term in the training loss; a training callback anneals it. Evaluation reads `kl` directly.
+        # Training-objective knobs set by AWDTrainer: the annealed KL weight and the free-bits threshold (nats per
+        # latent dimension, 0 = off). Evaluation reads `kl` directly and is unaffected.
         self.kl_weight = 1.0
+        self.free_bits = 0.0
         self.post_init()
 
     def get_input_embeddings(self):
@@ -207,7 +213,8 @@ class SequenceVAE(SequenceVAEGenerationMixin, SequenceVAEPreTrainedModel):
             attention_mask = input_ids.ne(self.config.pad_token_id).long()
         mean, logvar = self.encode(input_ids, attention_mask)
         z = mean + torch.randn_like(mean) * (0.5 * logvar).exp()
-        kl = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar).sum(dim=-1)
+        kl_per_dimension = 0.5 * (mean.pow(2) + logvar.exp() - 1.0 - logvar)
+        kl = kl_per_dimension.sum(dim=-1)
 
         decoder_inputs, targets, target_mask = input_ids[:, :-1], input_ids[:, 1:], attention_mask[:, 1:].float()
         # Words may be dropped; <bos> (position 0) and padding never are.
@@ -220,7 +227,12 @@ class SequenceVAE(SequenceVAEGenerationMixin, SequenceVAEPreTrainedModel):
         regularizer = torch.zeros_like(kl)
         if adversary_output is not None:
             regularizer = self.config.adversary_kl_weight * adversary_output.regularizer
-        loss = (reconstruction_nll + self.kl_weight * kl + regularizer).mean()
+        kl_term = kl.mean()
+        if self.training and self.free_bits > 0:
+            # KL thresholding (Kingma et al., 2016; Li et al., 2019): dimensions whose batch-mean KL is below the
+            # threshold get no KL gradient, so the optimiser cannot switch them off to escape the penalty.
+            kl_term = kl_per_dimension.mean(dim=0).clamp(min=self.free_bits).sum()
+        loss = reconstruction_nll.mean() + self.kl_weight * kl_term + regularizer.mean()
         return SequenceVAEOutput(
             loss=loss,
             reconstruction_nll=reconstruction_nll,

@@ -14,7 +14,11 @@ class AWDTrainingArguments(TrainingArguments):
 
     kl_annealing: str = field(default="linear", metadata={"help": f"KL weight schedule, one of {KL_SCHEDULES}."})
     kl_start_weight: float = field(default=0.0, metadata={"help": "KL weight at step 0 (linear annealing)."})
+    kl_hold_steps: int = field(default=0, metadata={"help": "Steps at kl_start_weight before annealing starts."})
     kl_annealing_steps: int = field(default=2000, metadata={"help": "Steps to anneal the KL weight up to 1."})
+    free_bits: float = field(
+        default=0.0, metadata={"help": "KL threshold in nats per latent dimension (free bits); 0 = off."}
+    )
     polyak_decay: float = field(
         default=0.9995, metadata={"help": "Polyak/EMA decay of the weights that are evaluated and saved; 0 = off."}
     )

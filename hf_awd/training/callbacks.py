@@ -11,7 +11,7 @@ class KLAnnealingCallback(TrainerCallback):
 
     def on_step_begin(self, args, state, control, model=None, **kwargs):
         model.kl_weight = kl_weight(
-            state.global_step, args.kl_annealing, args.kl_start_weight, args.kl_annealing_steps
+            state.global_step, args.kl_annealing, args.kl_start_weight, args.kl_annealing_steps, args.kl_hold_steps
         )
 
 

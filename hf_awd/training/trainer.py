@@ -32,6 +32,7 @@ class AWDTrainer(Trainer):
         super().__init__(*args, **kwargs)
         self._train_statistics = defaultdict(list)
         self.add_callback(KLAnnealingCallback())
+        self.model.free_bits = self.args.free_bits
         if getattr(self.model, "adversary", None) is not None:
             self.add_callback(AdversaryGradientNormCallback(self._train_statistics))
         self.polyak = None
