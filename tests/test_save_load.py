@@ -61,3 +61,10 @@ def test_autotokenizer_round_trip(tmp_path):
     ids = loaded("The cat sat .")["input_ids"]  # lowercased, <bos> ... <eos> added by the post-processor
     assert ids[0] == 2 and ids[-1] == 3 and loaded.decode(ids, skip_special_tokens=True) == "the cat sat ."
     assert loaded("zebra")["input_ids"][1] == loaded.unk_token_id
+
+
+def test_literal_special_tokens_in_the_corpus_keep_their_ids():
+    """PTB writes unknown words as "<unk>": it must map to the special id, and ids must stay below len(tokenizer)."""
+    tokenizer = build_word_tokenizer(["a <unk> b", "a b c <unk>", "a"], vocab_size=100, min_frequency=1)
+    assert tokenizer.unk_token_id == 1 and max(tokenizer.get_vocab().values()) == len(tokenizer) - 1
+    assert encode_sentences(tokenizer, ["a <unk> zz"]) == [[2, tokenizer.convert_tokens_to_ids("a"), 1, 1, 3]]

@@ -25,7 +25,11 @@ def build_word_tokenizer(
     trainer = trainers.WordLevelTrainer(
         vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=SPECIAL_TOKENS, show_progress=False
     )
-    tokenizer.train_from_iterator(texts, trainer=trainer)
+    # Special tokens in the text (PTB writes unknown words as a literal "<unk>") must not be counted as words: the
+    # trainer would give them a second id beyond the vocabulary.
+    specials = set(SPECIAL_TOKENS)
+    words = (" ".join(word for word in text.split() if word not in specials) for text in texts)
+    tokenizer.train_from_iterator(words, trainer=trainer)
     bos, eos = tokenizer.token_to_id("<bos>"), tokenizer.token_to_id("<eos>")
     tokenizer.post_processor = processors.TemplateProcessing(
         single="<bos> $A <eos>", special_tokens=[("<bos>", bos), ("<eos>", eos)]
