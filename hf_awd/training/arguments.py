@@ -17,7 +17,9 @@ class AWDTrainingArguments(TrainingArguments):
     kl_hold_steps: int = field(default=0, metadata={"help": "Steps at kl_start_weight before annealing starts."})
     kl_annealing_steps: int = field(default=2000, metadata={"help": "Steps to anneal the KL weight up to 1."})
     free_bits: float = field(
-        default=0.0, metadata={"help": "KL threshold in nats per latent dimension (free bits); 0 = off."}
+        default=0.2,
+        metadata={"help": "KL threshold in nats per latent dimension (free bits); 0 = off, the paper's objective. "
+                  "Short runs collapse without it (README, 'Posterior collapse')."},
     )
     polyak_decay: float = field(
         default=0.9995, metadata={"help": "Polyak/EMA decay of the weights that are evaluated and saved; 0 = off."}
