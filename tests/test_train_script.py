@@ -106,3 +106,10 @@ def test_arguments_from_one_yaml_file(tmp_path):
 def test_invalid_training_option_is_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="kl_annealing"):
         load_train_script().parse_arguments(["--output_dir", str(tmp_path), "--kl_annealing", "sigmoid"])
+
+
+def test_saved_folders_hold_no_pickled_training_arguments(tmp_path):
+    train("--output_dir", str(tmp_path), "--max_steps", "3", "--max_train_samples", "100")
+    for folder in (tmp_path, tmp_path / "checkpoint-3"):
+        assert not (folder / "training_args.bin").exists()
+        assert json.loads((folder / "training_args.json").read_text())["max_steps"] == 3

@@ -123,6 +123,17 @@ class AWDTrainer(Trainer):
             save_file({k: v.contiguous() for k, v in online.items()}, os.path.join(output_dir, ONLINE_WEIGHTS_NAME),
                       metadata=metadata)
 
+    def _save(self, output_dir=None, state_dict=None):
+        """As the Trainer, but the training arguments go to JSON instead of the pickle `training_args.bin`, so that
+        what is saved and pushed holds no pickle outside optimizer/RNG state (which resuming needs)."""
+        super()._save(output_dir, state_dict)
+        if not self.args.should_save:  # only the main process writes files
+            return
+        output_dir = output_dir or self.args.output_dir
+        os.remove(os.path.join(output_dir, "training_args.bin"))
+        with open(os.path.join(output_dir, "training_args.json"), "w") as file:
+            file.write(self.args.to_json_string())
+
     def _load_from_checkpoint(self, resume_from_checkpoint, model=None):
         super()._load_from_checkpoint(resume_from_checkpoint, model)
         online_path = os.path.join(resume_from_checkpoint, ONLINE_WEIGHTS_NAME)
