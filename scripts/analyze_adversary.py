@@ -119,9 +119,9 @@ def main(argv=None):
         tagger = load_tagger()
         print(f"{len(split)} sentences; POS tagger: {tagger.name}\n")
         by_pos = aggregate_saliency(split, tag_sentences(split, tagger, tokenizer.unk_token))
-        by_frequency = aggregate_saliency(split, [frequency_labels(sentence, tokenizer) for sentence in split])
+        by_frequency = aggregate_saliency(split, frequency_labels(split, tokenizer))
         group_bar_chart(by_pos, os.path.join(args.output_dir, "pos_saliency.png"),
-                        f"Dropout saliency by part of speech ({tagger.name})")
+                        f"Dropout saliency by part of speech; tagger: {tagger.name}")
         group_bar_chart(by_frequency, os.path.join(args.output_dir, "frequency_saliency.png"),
                         "Dropout saliency by word frequency (vocabulary rank)")
         print(format_table(by_pos, "POS") + "\n\n" + format_table(by_frequency, "frequency") + "\n")

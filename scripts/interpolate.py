@@ -17,7 +17,7 @@ import os
 import random
 import sys
 
-from transformers import AutoModel, AutoTokenizer, set_seed
+from transformers import AutoModel, AutoTokenizer
 
 import hf_awd  # noqa: F401  (registers the model with the Auto classes)
 from hf_awd.data import hub_errors_explained, load_text_splits
@@ -41,7 +41,7 @@ def parse_arguments(argv):
                         help="minilm (packaged, offline), a Hub id such as roberta-large, or a local model folder")
     parser.add_argument("--bertscore_layers", type=positive_int, help="layer to score with (needed for a folder)")
     parser.add_argument("--output_dir", default="outputs/interpolations")
-    parser.add_argument("--seed", type=int, default=0, help="which pairs are drawn")
+    parser.add_argument("--seed", type=int, default=0, help="which pairs are drawn (decoding is greedy)")
     parser.add_argument("--batch_size", type=positive_int, default=64, help="pairs decoded at once")
     data = parser.add_argument_group("data (as scripts/train.py; default: the embedded WordNet corpus)")
     for name in ("dataset_name", "dataset_config_name", "text_column", "train_file", "validation_file", "test_file"):
@@ -105,7 +105,6 @@ def format_table(table: dict) -> str:
 
 def main(argv=None):
     args = parse_arguments(sys.argv[1:] if argv is None else argv)
-    set_seed(args.seed)
     model, tokenizer = load_checkpoint(args.checkpoint)
     sources, targets = sample_pairs(args)
     try:  # before decoding, so that a scorer that cannot load fails at once

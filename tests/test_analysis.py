@@ -163,12 +163,12 @@ def test_tag_sentences_keeps_special_tokens_as_labels():
 
 
 def test_frequency_buckets_follow_the_vocabulary_rank():
-    texts = ["common"] * 30 + [" ".join(f"w{i}" for i in range(20))]
+    texts = ["common"] * 30 + [f"w{i}" for i in range(20) for _ in range(20 - i)]  # w_i: rank i + 2
     tokenizer = build_word_tokenizer(texts)
-    ids = encode_sentences(tokenizer, ["common w5 unseen"])[0]
+    ids = encode_sentences(tokenizer, ["common w15 unseen"])[0]
     sentence = SentenceSaliency(tokens=tokenizer.convert_ids_to_tokens(ids), token_ids=ids, score_mean=[0.0] * 5,
                                 saliency=[1.0] * 5, dropped=[False] * 5, k=0, rate=0.0)
-    assert frequency_labels(sentence, tokenizer) == ["<bos>", "rank 1-10", "rank 11-100", "<unk>", "<eos>"]
+    assert frequency_labels([sentence], tokenizer) == [["<bos>", "rank 1-10", "rank 11-100", "<unk>", "<eos>"]]
 
 
 # ---- training statistics (paper Figure 3) ----

@@ -1,5 +1,6 @@
-"""Generation: GenerationMixin decoding from latent codes, reconstruct / interpolate / explore, pipelines, remote code."""
+"""Generation: decoding from latent codes, reconstruct / interpolate / explore, pipelines, remote code."""
 
+import importlib.util
 import json
 import re
 import subprocess
@@ -12,7 +13,7 @@ from transformers import pipeline
 from hf_awd import SequenceVAE
 from hf_awd.data import build_word_tokenizer, encode_sentences, pad_batch
 
-from .conftest import tiny_config
+from .conftest import REPO_ROOT, tiny_config
 
 SENTENCES = ["the cat sat on the mat .", "a dog ran in the park .", "the cat ran .", "a bird flew over the house ."]
 
@@ -239,3 +240,37 @@ print(json.dumps([model.reconstruct({SENTENCES!r}, tokenizer), text]))
     assert result.returncode == 0, result.stderr[-3000:]
     reconstructions, text = json.loads(result.stdout.strip().splitlines()[-1])
     assert reconstructions == expected and text.startswith("the cat")
+
+
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(f"{name}_script", REPO_ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.parametrize("name", ["generate", "interpolate"])
+def test_scripts_report_a_missing_checkpoint_in_one_line(name, tmp_path):
+    argv = [str(tmp_path / "missing")] + (["sample"] if name == "generate" else [])
+    with pytest.raises(SystemExit, match=r"^error: checkpoint folder .*missing' does not exist$"):
+        load_script(name).main(argv)
+
+
+def test_scripts_end_to_end(model, tokenizer, tmp_path, capsys):
+    model.save_pretrained(tmp_path / "model")
+    tokenizer.save_pretrained(tmp_path / "model")
+    load_script("generate").main([str(tmp_path / "model"), "reconstruct", *SENTENCES[:2]])
+    assert capsys.readouterr().out.splitlines() == [
+        line for text, sentence in zip(SENTENCES, model.reconstruct(SENTENCES[:2], tokenizer))
+        for line in (f"x: {text}", f"   -> {sentence}")
+    ]
+    (tmp_path / "sentences.txt").write_text("\n".join(SENTENCES * 2))
+    load_script("interpolate").main([
+        str(tmp_path / "model"), "--train_file", str(tmp_path / "sentences.txt"), "--test_file",
+        str(tmp_path / "sentences.txt"), "--num_pairs", "3", "--num_steps", "2", "--output_dir", str(tmp_path / "out"),
+    ])
+    record = json.loads((tmp_path / "out" / "interpolation_scores.json").read_text())
+    assert [row["step"] for row in record["table"]["steps"]] == [1, 2] and len(record["paths"]) == 3
+    assert all(len(path["interpolations"]) == 2 for path in record["paths"])
+    assert (tmp_path / "out" / "interpolation_scores.png").stat().st_size > 0
+    assert "Example 3" in capsys.readouterr().out

@@ -55,7 +55,7 @@ class LexiconTagger:
     """Closed-class lexicon, number/punctuation patterns and suffix rules; unknown open-class words are nouns.
     Crude (no context) but download-free; good enough to separate function words, punctuation and content words."""
 
-    name = "fallback lexicon+suffix tagger (spaCy en_core_web_sm not available)"
+    name = "fallback lexicon+suffix tagger (spaCy en_core_web_sm not installed)"
 
     def tag(self, sentences: list[list[str]]) -> list[list[str]]:
         return [[self.tag_word(word) for word in words] for words in sentences]

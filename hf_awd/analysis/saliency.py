@@ -127,16 +127,18 @@ def _summarize(rows: list[tuple]) -> dict:
     return {"count": len(rows), "saliency": saliency, "score_mean": score_mean, "drop_fraction": dropped}
 
 
-def frequency_labels(sentence: SentenceSaliency, tokenizer) -> list[str]:
-    """Frequency-bucket label per token, from the vocabulary rank: `build_word_tokenizer` puts the special tokens
-    first and then words by decreasing training-split frequency, so rank = id - (number of special tokens) + 1."""
+def frequency_labels(sentences: list[SentenceSaliency], tokenizer) -> list[list[str]]:
+    """Frequency-bucket label per token of each sentence, from the word's vocabulary rank (1 = the most frequent):
+    `build_word_tokenizer` numbers words by decreasing training-split frequency, so the rank is the word's position
+    among the non-special ids. Special tokens (`<bos>`, `<eos>`, `<unk>`) are labelled as themselves."""
     specials = set(tokenizer.all_special_ids)
-    labels = []
-    for token, token_id in zip(sentence.tokens, sentence.token_ids, strict=True):
-        if token_id in specials:
-            labels.append(token)
-            continue
-        rank = token_id - len(specials) + 1
-        bucket = next((f"rank {lo}-{hi}" for lo, hi in FREQUENCY_BUCKETS if lo <= rank <= hi), None)
-        labels.append(bucket or f"rank > {FREQUENCY_BUCKETS[-1][1]}")
-    return labels
+    rank = {token_id: position + 1
+            for position, token_id in enumerate(sorted(set(tokenizer.get_vocab().values()) - specials))}
+    return [[token if token_id in specials else _bucket(rank[token_id])
+             for token, token_id in zip(sentence.tokens, sentence.token_ids, strict=True)]
+            for sentence in sentences]
+
+
+def _bucket(rank: int) -> str:
+    return next((f"rank {lo}-{hi}" for lo, hi in FREQUENCY_BUCKETS if lo <= rank <= hi),
+                f"rank > {FREQUENCY_BUCKETS[-1][1]}")

@@ -1,13 +1,15 @@
-"""Training: `AWDTrainer`, its arguments, and the schedule callbacks (KL annealing, Polyak averaging)."""
+"""Training: `AWDTrainer`, its arguments, the schedule callbacks (KL annealing, Polyak averaging) and the
+adversary's gradient-norm statistic."""
 
 from .arguments import AWDTrainingArguments, DataArguments, ModelArguments
-from .callbacks import KLAnnealingCallback, PolyakAveragingCallback
+from .callbacks import AdversaryGradientNormCallback, KLAnnealingCallback, PolyakAveragingCallback
 from .polyak import PolyakAverage
 from .schedules import kl_weight
 from .trainer import AWDTrainer
 
 __all__ = [
     "AWDTrainer",
+    "AdversaryGradientNormCallback",
     "AWDTrainingArguments",
     "DataArguments",
     "KLAnnealingCallback",
