@@ -20,22 +20,20 @@ import os
 import sys
 
 import torch
-from transformers import AutoTokenizer
 
-from hf_awd import SequenceVAE
 from hf_awd.analysis import (
     SALIENCY_DEFINITION,
     aggregate_saliency,
     frequency_labels,
     group_bar_chart,
     load_tagger,
-    require_adversary,
     saliency_html,
     saliency_png,
     sentence_saliency,
     tag_sentences,
 )
 from hf_awd.data import load_text_splits
+from hf_awd.model import load_checkpoint
 
 
 def parse_arguments(argv):
@@ -59,18 +57,11 @@ def parse_arguments(argv):
 
 
 def load_model(checkpoint: str):
-    """Model (eval mode) and tokenizer; exits with a one-line reason when there is no trained adversary to read."""
-    if not os.path.isfile(os.path.join(checkpoint, "config.json")):
-        raise SystemExit(f"error: no checkpoint at {checkpoint!r} (expected a folder with config.json)")
-    model, info = SequenceVAE.from_pretrained(checkpoint, output_loading_info=True)
+    """Model (eval mode) and tokenizer; a one-line reason when there is no trained adversary to read."""
     try:
-        require_adversary(model)
-    except ValueError as error:
+        return load_checkpoint(checkpoint, require_adversary=True)
+    except (OSError, ValueError, RuntimeError) as error:
         raise SystemExit(f"error: {error}") from None
-    missing = [name for name in info["missing_keys"] if name.startswith("adversary.")]
-    if missing:
-        raise SystemExit(f"error: {checkpoint!r} has no trained adversary weights (missing {', '.join(missing)})")
-    return model.eval(), AutoTokenizer.from_pretrained(checkpoint)
 
 
 def load_split(args) -> list[str] | None:

@@ -17,10 +17,9 @@ import os
 import random
 import sys
 
-from transformers import AutoModel, AutoTokenizer
 
-import hf_awd  # noqa: F401  (registers the model with the Auto classes)
-from hf_awd.data import hub_errors_explained, load_text_splits
+import hf_awd.model
+from hf_awd.data import load_text_splits
 from hf_awd.generation.bertscore import load_scorer, plot_interpolation_scores, score_interpolation_paths
 
 
@@ -50,20 +49,11 @@ def parse_arguments(argv):
 
 
 def load_checkpoint(name_or_path: str):
-    """Model (eval mode) and tokenizer of a checkpoint; a one-line error instead of a traceback when that fails."""
-    if name_or_path.startswith((".", "/", "~")) and not os.path.isdir(os.path.expanduser(name_or_path)):
-        raise SystemExit(f"error: checkpoint folder {name_or_path!r} does not exist")
+    """`hf_awd.model.load_checkpoint`, with a one-line error instead of a traceback."""
     try:
-        with hub_errors_explained(name_or_path, "checkpoint", "a local checkpoint folder (scripts/train.py)"):
-            model = AutoModel.from_pretrained(name_or_path).eval()
-            tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+        return hf_awd.model.load_checkpoint(name_or_path)
     except (OSError, ValueError, RuntimeError) as error:
-        # hub_errors_explained's RuntimeError already names the checkpoint and the local alternative.
-        prefix = "" if isinstance(error, RuntimeError) else f"cannot load checkpoint {name_or_path!r}: "
-        raise SystemExit(f"error: {prefix}{' '.join(str(error).split())}") from None
-    if not hasattr(model, "interpolate"):
-        raise SystemExit(f"error: {name_or_path!r} holds a {type(model).__name__}, not a sequence VAE")
-    return model, tokenizer
+        raise SystemExit(f"error: {' '.join(str(error).split())}") from None
 
 
 def sample_pairs(args) -> tuple[list[str], list[str]]:

@@ -280,7 +280,7 @@ def test_analyze_adversary_script_on_a_split_and_on_sentences(tiny_run, tmp_path
 def test_analyze_adversary_script_refuses_a_model_without_adversary(tokenizer, tmp_path):
     tiny_model(tokenizer, word_dropout="uniform").save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
-    with pytest.raises(SystemExit, match="no adversary"):
+    with pytest.raises(SystemExit, match="no trained adversary"):
         load_script("analyze_adversary").main([str(tmp_path), "--sentences", "a cat .", "--output_dir", str(tmp_path)])
 
 

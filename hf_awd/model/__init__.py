@@ -8,6 +8,7 @@ from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
 
 from .configuration_sequence_vae import SequenceVAEConfig
 from .modeling_sequence_vae import SequenceVAE, SequenceVAEOutput
+from .loading import load_checkpoint
 
 AutoConfig.register(SequenceVAEConfig.model_type, SequenceVAEConfig)
 AutoModel.register(SequenceVAEConfig, SequenceVAE)
@@ -15,4 +16,4 @@ AutoModelForCausalLM.register(SequenceVAEConfig, SequenceVAE)
 SequenceVAEConfig.register_for_auto_class()
 SequenceVAE.register_for_auto_class("AutoModel")
 
-__all__ = ["SequenceVAE", "SequenceVAEConfig", "SequenceVAEOutput"]
+__all__ = ["SequenceVAE", "SequenceVAEConfig", "SequenceVAEOutput", "load_checkpoint"]
