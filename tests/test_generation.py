@@ -252,7 +252,7 @@ def load_script(name: str):
 @pytest.mark.parametrize("name", ["generate", "interpolate"])
 def test_scripts_report_a_missing_checkpoint_in_one_line(name, tmp_path):
     argv = [str(tmp_path / "missing")] + (["sample"] if name == "generate" else [])
-    with pytest.raises(SystemExit, match=r"^error: checkpoint folder .*missing' does not exist$"):
+    with pytest.raises(SystemExit, match=r"^error: no checkpoint at .*missing' \(expected a folder with config.json\)$"):
         load_script(name).main(argv)
 
 
