@@ -1,6 +1,8 @@
 """Shared test set-up: no network, small models, paths to the shipped and shared data."""
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # tests never touch the network
@@ -26,3 +28,20 @@ def ptb_dir():
     if not (PTB_DIR / "train.txt").exists():
         pytest.skip(f"PTB not found at {PTB_DIR} (../shared/data/ptb is present in CI, not in a user's clone)")
     return PTB_DIR
+
+
+def run_without_hf_awd(script: str, tmp_path) -> subprocess.CompletedProcess:
+    """Run `script` in a fresh Python where hf_awd is not importable, as for a user who only has transformers.
+
+    -I (isolated mode) drops the working directory and user site; the checkout and the editable-install finder are
+    filtered out of sys.path and sys.meta_path. The script must print its result as the last line of stdout.
+    """
+    path = [p for p in sys.path if p and Path(p).resolve() != REPO_ROOT and "__editable__" not in p]
+    code = (f"import sys; sys.path[:] = {path!r}; "
+            "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]\n"
+            "import importlib.util\n"
+            "assert importlib.util.find_spec('hf_awd') is None, 'hf_awd must not be importable here'\n" + script)
+    return subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=180,
+                          stdin=subprocess.DEVNULL, cwd=tmp_path,
+                          env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin",
+                               "HF_MODULES_CACHE": str(tmp_path / "modules")})

@@ -3,8 +3,6 @@
 import importlib.util
 import json
 import re
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -13,7 +11,7 @@ from transformers import pipeline
 from hf_awd import SequenceVAE
 from hf_awd.data import build_word_tokenizer, encode_sentences, pad_batch
 
-from .conftest import REPO_ROOT, tiny_config
+from .conftest import REPO_ROOT, run_without_hf_awd, tiny_config
 
 SENTENCES = ["the cat sat on the mat .", "a dog ran in the park .", "the cat ran .", "a bird flew over the house ."]
 
@@ -222,7 +220,6 @@ def test_generation_with_trust_remote_code_where_hf_awd_is_not_importable(model,
     expected = model.reconstruct(SENTENCES, tokenizer)
     script = f"""
 import importlib.util, json
-assert importlib.util.find_spec("hf_awd") is None, "hf_awd must not be importable here"
 from transformers import AutoModel, AutoTokenizer, pipeline
 model = AutoModel.from_pretrained({str(tmp_path)!r}, trust_remote_code=True)
 tokenizer = AutoTokenizer.from_pretrained({str(tmp_path)!r}, trust_remote_code=True)  # config.json has auto_map
@@ -230,13 +227,7 @@ generator = pipeline("text-generation", model={str(tmp_path)!r}, trust_remote_co
 text = generator("the cat", do_sample=False, max_new_tokens=5)[0]["generated_text"]
 print(json.dumps([model.reconstruct({SENTENCES!r}, tokenizer), text]))
 """
-    # -I and a filtered sys.path keep the editable install of hf_awd out (as in test_save_load).
-    path = [p for p in sys.path if p and "work/main" not in p and "__editable__" not in p]
-    code = (f"import sys; sys.path[:] = {path!r}; "
-            "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]\n" + script)
-    result = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=120,
-                            env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin",
-                                 "HF_MODULES_CACHE": str(tmp_path / "modules")})
+    result = run_without_hf_awd(script, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     reconstructions, text = json.loads(result.stdout.strip().splitlines()[-1])
     assert reconstructions == expected and text.startswith("the cat")

@@ -1,8 +1,6 @@
 """Checkpoints: save -> AutoModel round trip, trust_remote_code without hf_awd, AutoTokenizer round trip."""
 
 import json
-import subprocess
-import sys
 
 import torch
 from transformers import AutoModel, AutoTokenizer
@@ -10,7 +8,7 @@ from transformers import AutoModel, AutoTokenizer
 from hf_awd import SequenceVAE
 from hf_awd.data import build_word_tokenizer, encode_sentences
 
-from .conftest import tiny_config
+from .conftest import run_without_hf_awd, tiny_config
 
 SENTENCES = ["the cat sat on the mat .", "a dog ran in the park .", "the cat ran ."]
 
@@ -36,16 +34,11 @@ def test_trust_remote_code_loads_where_hf_awd_is_not_importable(tmp_path):
     expected = model.encode(torch.tensor(input_ids))[0].tolist()
     script = f"""
 import importlib.util, json, sys, torch
-assert importlib.util.find_spec("hf_awd") is None, "hf_awd must not be importable here"
 from transformers import AutoModel
 model = AutoModel.from_pretrained({str(tmp_path)!r}, trust_remote_code=True).eval()
 print(json.dumps(model.encode(torch.tensor({input_ids}))[0].tolist()))
 """
-    # -I: isolated mode (no cwd or user site on sys.path); a filtered path keeps the editable install of hf_awd out.
-    path = [p for p in sys.path if p and "work/main" not in p and "__editable__" not in p]
-    code = f"import sys; sys.path[:] = {path!r}; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]\n" + script
-    result = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=120,
-                            env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HF_MODULES_CACHE": str(tmp_path / "modules")})
+    result = run_without_hf_awd(script, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert torch.allclose(torch.tensor(json.loads(result.stdout.strip().splitlines()[-1])), torch.tensor(expected))
 

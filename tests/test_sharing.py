@@ -8,8 +8,6 @@ import io
 import json
 import re
 import shutil
-import subprocess
-import sys
 import time
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,7 +22,7 @@ from transformers import AutoModel, AutoTokenizer
 from hf_awd.sharing import HubUnreachableError, push_checkpoint, stage_for_upload
 from hf_awd.sharing import push as push_module
 
-from .conftest import REPO_ROOT
+from .conftest import REPO_ROOT, run_without_hf_awd
 from .test_train_script import TINY, load_train_script
 
 EXPECTED_FILES = {
@@ -132,7 +130,6 @@ def test_staged_folder_loads_and_runs_the_card_snippet_where_hf_awd_is_not_impor
     snippet = snippet.replace('"me/awd-test"', repr(str(staged)))
     script = f"""
 import importlib.util, json, torch
-assert importlib.util.find_spec("hf_awd") is None, "hf_awd must not be importable here"
 from transformers import AutoModel, AutoTokenizer
 model = AutoModel.from_pretrained({str(staged)!r}, trust_remote_code=True).eval()
 tokenizer = AutoTokenizer.from_pretrained({str(staged)!r}, trust_remote_code=True)  # it reads config.json
@@ -142,13 +139,7 @@ result = {{"mean": model.encode_texts({SENTENCE!r}, tokenizer).mean.tolist(),
 {snippet}
 print(json.dumps(result))
 """
-    # -I and a filtered sys.path keep the editable install of hf_awd out (as in test_save_load).
-    path = [p for p in sys.path if p and "work/main" not in p and "__editable__" not in p]
-    code = (f"import sys; sys.path[:] = {path!r}; "
-            "sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f).lower()]\n" + script)
-    result = subprocess.run([sys.executable, "-I", "-c", code], capture_output=True, text=True, timeout=120,
-                            stdin=subprocess.DEVNULL, env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin",
-                                                           "HF_MODULES_CACHE": str(tmp_path / "modules")})
+    result = run_without_hf_awd(script, tmp_path)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "Do you wish to run the custom code" not in result.stdout + result.stderr  # a user would be prompted
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
