@@ -15,7 +15,7 @@ class AWDTrainingArguments(TrainingArguments):
     kl_annealing: str = field(default="linear", metadata={"help": f"KL weight schedule, one of {KL_SCHEDULES}."})
     kl_start_weight: float = field(default=0.0, metadata={"help": "KL weight at step 0 (linear annealing)."})
     kl_hold_steps: int = field(default=0, metadata={"help": "Steps at kl_start_weight before annealing starts."})
-    kl_annealing_steps: int = field(default=2000, metadata={"help": "Steps to anneal the KL weight up to 1."})
+    kl_annealing_steps: int = field(default=1000, metadata={"help": "Steps to anneal the KL weight up to 1."})
     free_bits: float = field(
         default=0.2,
         metadata={"help": "KL threshold in nats per latent dimension (free bits); 0 = off, the paper's objective. "
@@ -40,7 +40,13 @@ class AWDTrainingArguments(TrainingArguments):
         default="constant", metadata={"help": "Ignored unless lr_decay=1: AWDTrainer decays the LR per epoch."}
     )
     per_device_train_batch_size: int = field(default=64, metadata={"help": "Sentences per device and step."})
-    num_train_epochs: float = field(default=1.0, metadata={"help": "Epochs (1 = the ~5-minute CPU quickstart)."})
+    num_train_epochs: float = field(
+        default=0.5, metadata={"help": "Epochs; the default is the ~5-minute CPU quickstart on the embedded corpus."}
+    )
+    train_sampling_strategy: str = field(
+        default="group_by_length",
+        metadata={"help": "Batch sentences of similar length: the recurrent decoder also steps over padding."},
+    )
     per_device_eval_batch_size: int = field(default=128, metadata={"help": "Sentences per device in evaluation."})
     eval_strategy: str = field(default="epoch", metadata={"help": "When to evaluate: no, steps or epoch."})
     save_strategy: str = field(default="epoch", metadata={"help": "When to checkpoint: no, steps, epoch or best."})
