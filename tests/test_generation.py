@@ -265,3 +265,12 @@ def test_scripts_end_to_end(model, tokenizer, tmp_path, capsys):
     assert all(len(path["interpolations"]) == 2 for path in record["paths"])
     assert (tmp_path / "out" / "interpolation_scores.png").stat().st_size > 0
     assert "Example 3" in capsys.readouterr().out
+
+
+def test_decoded_text_keeps_unknown_words(model, tokenizer, monkeypatch):
+    """Only <bos>/<eos>/padding are stripped: skip_special_tokens would silently delete every <unk>."""
+    unk = tokenizer.unk_token_id
+    fixed = torch.tensor([[2, 4, unk, 3, 0]])
+    monkeypatch.setattr(type(model), "generate", lambda self, **kwargs: fixed)
+    text = model.decode_latents(torch.zeros(1, model.config.latent_size), tokenizer)[0]
+    assert text == f"{tokenizer.convert_ids_to_tokens(4)} <unk>"

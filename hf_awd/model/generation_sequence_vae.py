@@ -188,7 +188,10 @@ class SequenceVAEGenerationMixin(GenerationMixin):
         sequences = self.generate(z=z, **generate_kwargs)
         if not isinstance(sequences, torch.Tensor):
             sequences = sequences.sequences
-        return tokenizer.batch_decode(sequences[:, 1:], skip_special_tokens=True)  # drop the <bos> prompt
+        # Drop <bos>, <eos> and padding but keep <unk>: skip_special_tokens would also delete every <unk>, turning
+        # "a <unk> of the <unk>" into "a of the".
+        structural = {self.config.bos_token_id, self.config.eos_token_id, self.config.pad_token_id}
+        return [tokenizer.decode([i for i in row.tolist() if i not in structural]) for row in sequences[:, 1:]]
 
     def reconstruct(self, texts, tokenizer, **generate_kwargs) -> list[str]:
         """Decode the posterior mean of each text (greedy by default): one sentence per text."""
