@@ -271,6 +271,6 @@ def test_decoded_text_keeps_unknown_words(model, tokenizer, monkeypatch):
     """Only <bos>/<eos>/padding are stripped: skip_special_tokens would silently delete every <unk>."""
     unk = tokenizer.unk_token_id
     fixed = torch.tensor([[2, 4, unk, 3, 0]])
-    monkeypatch.setattr(type(model), "generate", lambda self, **kwargs: fixed)
+    monkeypatch.setattr(model, "generate", lambda **kwargs: fixed)
     text = model.decode_latents(torch.zeros(1, model.config.latent_size), tokenizer)[0]
     assert text == f"{tokenizer.convert_ids_to_tokens(4)} <unk>"
