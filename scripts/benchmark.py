@@ -137,6 +137,12 @@ def timed_steps(model, optimizer, batches, step) -> float:
     return statistics.median(times)
 
 
+def trainer_optimizer(model):
+    """The optimizer AWDTrainer builds by default, so the bare loop and the Trainer differ only in the Trainer."""
+    optimizer_class, kwargs = AWDTrainer.get_optimizer_cls_and_kwargs(AWDTrainingArguments(report_to="none"), model)
+    return optimizer_class(model.parameters(), **kwargs)
+
+
 def bare_step(model, optimizer, batch):
     loss = model(**batch).loss
     loss.backward()
@@ -193,7 +199,7 @@ def run_speed(args):
         runs = []
         for _ in range(args.speed_repeats):
             model = speed_model(mode, args.preset)
-            optimizer = torch.optim.AdamW(model.parameters(), lr=1e-3)
+            optimizer = trainer_optimizer(model)
             runs.append(timed_steps(model, optimizer, batches, bare_step))
         step_time[mode] = statistics.median(runs)
         report[f"tokens_per_second_{mode}"] = tokens_per_batch / step_time[mode]
