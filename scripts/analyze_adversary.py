@@ -33,7 +33,7 @@ from hf_awd.analysis import (
     tag_sentences,
 )
 from hf_awd.data import load_text_splits
-from hf_awd.model import load_checkpoint
+from hf_awd.cli import load_checkpoint_or_exit
 
 
 def parse_arguments(argv):
@@ -54,14 +54,6 @@ def parse_arguments(argv):
     parser.add_argument("--max_words", type=int, default=100, help="longer sentences keep their first max_words")
     parser.add_argument("--batch_size", type=int, default=64)
     return parser.parse_args(argv)
-
-
-def load_model(checkpoint: str):
-    """Model (eval mode) and tokenizer; a one-line reason when there is no trained adversary to read."""
-    try:
-        return load_checkpoint(checkpoint, require_adversary=True)
-    except (OSError, ValueError, RuntimeError) as error:
-        raise SystemExit(f"error: {error}") from None
 
 
 def load_split(args) -> list[str] | None:
@@ -91,7 +83,7 @@ def format_table(aggregate: dict, title: str) -> str:
 
 def main(argv=None):
     args = parse_arguments(sys.argv[1:] if argv is None else argv)
-    model, tokenizer = load_model(args.checkpoint)
+    model, tokenizer = load_checkpoint_or_exit(args.checkpoint, require_adversary=True)
     model.to("cuda" if torch.cuda.is_available() else "cpu")
     os.makedirs(args.output_dir, exist_ok=True)
     texts = load_split(args)

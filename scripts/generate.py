@@ -15,16 +15,9 @@ import sys
 import torch
 from transformers import set_seed
 
-import hf_awd.model
+from hf_awd.cli import load_checkpoint_or_exit, positive_int
 
 DECODING_OPTIONS = ("num_beams", "do_sample", "temperature", "top_k", "top_p", "max_new_tokens")
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def parse_arguments(argv):
@@ -49,14 +42,6 @@ def parse_arguments(argv):
     return parser.parse_args(argv)
 
 
-def load_checkpoint(name_or_path: str):
-    """`hf_awd.model.load_checkpoint`, with a one-line error instead of a traceback."""
-    try:
-        return hf_awd.model.load_checkpoint(name_or_path)
-    except (OSError, ValueError, RuntimeError) as error:
-        raise SystemExit(f"error: {' '.join(str(error).split())}") from None
-
-
 def decode(model, tokenizer, args, options) -> list[str]:
     """The lines to print for the chosen mode."""
     if args.mode == "sample":
@@ -72,7 +57,7 @@ def decode(model, tokenizer, args, options) -> list[str]:
 def main(argv=None):
     args = parse_arguments(sys.argv[1:] if argv is None else argv)
     set_seed(args.seed)
-    model, tokenizer = load_checkpoint(args.checkpoint)
+    model, tokenizer = load_checkpoint_or_exit(args.checkpoint)
     options = {name: getattr(args, name) for name in DECODING_OPTIONS if getattr(args, name) is not None}
     try:
         print("\n".join(decode(model, tokenizer, args, options)))

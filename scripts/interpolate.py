@@ -18,16 +18,9 @@ import random
 import sys
 
 
-import hf_awd.model
+from hf_awd.cli import load_checkpoint_or_exit, positive_int
 from hf_awd.data import load_text_splits
 from hf_awd.generation.bertscore import load_scorer, plot_interpolation_scores, score_interpolation_paths
-
-
-def positive_int(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
 
 
 def parse_arguments(argv):
@@ -46,14 +39,6 @@ def parse_arguments(argv):
     for name in ("dataset_name", "dataset_config_name", "text_column", "train_file", "validation_file", "test_file"):
         data.add_argument(f"--{name}")
     return parser.parse_args(argv)
-
-
-def load_checkpoint(name_or_path: str):
-    """`hf_awd.model.load_checkpoint`, with a one-line error instead of a traceback."""
-    try:
-        return hf_awd.model.load_checkpoint(name_or_path)
-    except (OSError, ValueError, RuntimeError) as error:
-        raise SystemExit(f"error: {' '.join(str(error).split())}") from None
 
 
 def sample_pairs(args) -> tuple[list[str], list[str]]:
@@ -95,7 +80,7 @@ def format_table(table: dict) -> str:
 
 def main(argv=None):
     args = parse_arguments(sys.argv[1:] if argv is None else argv)
-    model, tokenizer = load_checkpoint(args.checkpoint)
+    model, tokenizer = load_checkpoint_or_exit(args.checkpoint)
     sources, targets = sample_pairs(args)
     try:  # before decoding, so that a scorer that cannot load fails at once
         scorer = load_scorer(args.bertscore_model, args.bertscore_layers)
