@@ -5,8 +5,9 @@ logits processors, stopping criteria, streamers) on a latent code z, passed to e
 kwarg; on top of it, `reconstruct` (decode posterior means), `interpolate` (Table 3 / Figure 4 of the AWD paper:
 decode points on the line between two posterior means) and `explore` (Table 9: decode posterior samples).
 
-The decoder state is a recurrent (h, c) pair, not a key/value cache: it summarises the whole prefix, so after the
-first step only the newest token is fed, and beam search reorders it with `_reorder_cache`.
+The decoder state is a recurrent (h, c) pair for the LSTM decoders and a key/value cache (a flat tuple of tensors)
+for the Transformer decoder; either way it summarises the whole prefix, so after the first step only the newest token
+is fed, and beam search reorders its batch rows with `_reorder_cache`.
 
 This file is copied next to checkpoints for `trust_remote_code`, so it imports only transformers and torch.
 """
@@ -56,7 +57,7 @@ class SequenceVAEGenerationMixin(GenerationMixin):
 
     @classmethod
     def _supports_default_dynamic_cache(cls) -> bool:
-        # The state is an (h, c) tuple built by forward; a DynamicCache of keys/values would be passed in instead.
+        # The state is a tuple of tensors built by forward; a DynamicCache would be passed in instead.
         return False
 
     def post_init(self):
@@ -81,16 +82,19 @@ class SequenceVAEGenerationMixin(GenerationMixin):
             self.config.auto_map = {**(getattr(self.config, "auto_map", None) or {}), "AutoModelForCausalLM": name}
         return super().save_pretrained(save_directory, *args, **kwargs)
 
-    def prepare_inputs_for_generation(self, input_ids, cache=None, z=None, **kwargs):
-        """The first step decodes the whole prompt from z; later steps feed only the newest token to the state."""
+    def prepare_inputs_for_generation(self, input_ids, cache=None, z=None, use_cache=True, **kwargs):
+        """The first step decodes the whole prompt from z; later steps feed only the newest token to the state.
+        With `use_cache=False` every step decodes the whole sequence again from z."""
         if z is None:
             raise ValueError(f"{type(self).__name__} decodes from a latent code: call generate(), which supplies z")
+        if not use_cache:
+            cache = None
         if cache is not None:
             input_ids = input_ids[:, -1:]
         return {"input_ids": input_ids, "z": z, "cache": cache}
 
     def _reorder_cache(self, cache, beam_idx: torch.LongTensor):
-        """Beam search: keep the (h, c) rows of the surviving beams. cache (h, c) each (B * beams, H)."""
+        """Beam search: keep the rows of the surviving beams. cache: tuple of (B * beams, ...) tensors."""
         return tuple(state.index_select(0, beam_idx.to(state.device)) for state in cache)
 
     # ---- generation ----

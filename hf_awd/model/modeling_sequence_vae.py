@@ -30,7 +30,8 @@ class SequenceVAEOutput(ModelOutput):
     drop_mask: (B, T) 1.0 where the decoder input was dropped (always zeros in eval mode).
     adversary_scores: (B, T) sampled scores s_i (adversarial training only).
     posterior_mean, posterior_logvar, latent: (B, D) q(z|x) and the z that was decoded.
-    cache: decoder state (h, c), each (B, H), for step-by-step generation.
+    cache: decoder state for step-by-step generation: (h, c), each (B, H), for the LSTM decoders; the key/value
+        cache for the Transformer decoder.
     """
 
     loss: torch.FloatTensor | None = None
@@ -43,7 +44,7 @@ class SequenceVAEOutput(ModelOutput):
     posterior_mean: torch.FloatTensor | None = None
     posterior_logvar: torch.FloatTensor | None = None
     latent: torch.FloatTensor | None = None
-    cache: tuple[torch.FloatTensor, torch.FloatTensor] | None = None
+    cache: tuple[torch.FloatTensor, ...] | None = None
 
 
 def token_log_likelihood(logits: torch.Tensor, targets: torch.Tensor, target_mask: torch.Tensor) -> torch.Tensor:
@@ -52,17 +53,32 @@ def token_log_likelihood(logits: torch.Tensor, targets: torch.Tensor, target_mas
     return (log_probs * target_mask).sum(dim=1)
 
 
+def thresholded_kl(kl_per_dimension: torch.Tensor, free_bits: float) -> torch.Tensor:
+    """KL term of the training loss: sum_d max(free_bits, batch mean of KL_d), KL thresholding per dimension
+    (free bits, Kingma et al., 2016, as in FBP, Li et al., 2019). A dimension whose batch-mean KL is below the
+    threshold gets no KL gradient, so the optimiser cannot switch it off to escape the penalty. With free_bits = 0
+    it is the batch-mean KL. kl_per_dimension (B, D) -> scalar."""
+    return kl_per_dimension.mean(dim=0).clamp(min=free_bits).sum()
+
+
 class DoubleLSTMDecoder(nn.Module):
     """Appendix A: per step, a first LSTM cell reads z and the previous state, then a second cell reads
-    [embedding; z] starting from the first cell's state. Both branches give z a skip connection to the output."""
+    [embedding; z] starting from the first cell's state. Both branches give z a skip connection to the output.
+    The state starts at h0 = W z (no bias), c0 = 0, as in the authors' code."""
 
-    def __init__(self, embedding_size: int, latent_size: int, hidden_size: int):
+    def __init__(self, config: SequenceVAEConfig):
         super().__init__()
-        self.predict_cell = nn.LSTMCell(latent_size, hidden_size)
-        self.update_cell = nn.LSTMCell(embedding_size + latent_size, hidden_size)
+        self.latent_to_state = nn.Linear(config.latent_size, config.decoder_hidden_size, bias=False)
+        self.predict_cell = nn.LSTMCell(config.latent_size, config.decoder_hidden_size)
+        self.update_cell = nn.LSTMCell(config.embedding_size + config.latent_size, config.decoder_hidden_size)
 
-    def forward(self, embeddings: torch.Tensor, z: torch.Tensor, state):
-        """embeddings (B, T, E), z (B, D), state (h, c) each (B, H) -> outputs (B, T, H), state."""
+    def initial_state(self, z: torch.Tensor):
+        h = self.latent_to_state(z)
+        return h, torch.zeros_like(h)
+
+    def forward(self, embeddings: torch.Tensor, z: torch.Tensor, state=None):
+        """embeddings (B, T, E), z (B, D), state (h, c) each (B, H) or None -> outputs (B, T, H), state."""
+        state = self.initial_state(z) if state is None else state
         inputs = torch.cat([embeddings, z.unsqueeze(1).expand(-1, embeddings.size(1), -1)], dim=-1)
         outputs = []
         for step_input in inputs.unbind(dim=1):
@@ -74,17 +90,94 @@ class DoubleLSTMDecoder(nn.Module):
 class LSTMDecoder(nn.Module):
     """Ablation: a single LSTM fed [embedding; z] at every step (cuDNN/fused kernels over the whole sequence)."""
 
-    def __init__(self, embedding_size: int, latent_size: int, hidden_size: int):
+    def __init__(self, config: SequenceVAEConfig):
         super().__init__()
-        self.lstm = nn.LSTM(embedding_size + latent_size, hidden_size, batch_first=True)
+        self.latent_to_state = nn.Linear(config.latent_size, config.decoder_hidden_size, bias=False)
+        self.lstm = nn.LSTM(config.embedding_size + config.latent_size, config.decoder_hidden_size, batch_first=True)
 
-    def forward(self, embeddings: torch.Tensor, z: torch.Tensor, state):
+    def initial_state(self, z: torch.Tensor):
+        h = self.latent_to_state(z)
+        return h, torch.zeros_like(h)
+
+    def forward(self, embeddings: torch.Tensor, z: torch.Tensor, state=None):
+        state = self.initial_state(z) if state is None else state
         inputs = torch.cat([embeddings, z.unsqueeze(1).expand(-1, embeddings.size(1), -1)], dim=-1)
         outputs, (h, c) = self.lstm(inputs, (state[0].unsqueeze(0).contiguous(), state[1].unsqueeze(0).contiguous()))
         return outputs, (h.squeeze(0), c.squeeze(0))
 
 
-DECODERS = {"double_lstm": DoubleLSTMDecoder, "lstm": LSTMDecoder}
+class CausalSelfAttentionBlock(nn.Module):
+    """Pre-LayerNorm Transformer block with causal self-attention that appends its keys/values to a cache."""
+
+    def __init__(self, hidden_size: int, num_heads: int):
+        super().__init__()
+        self.num_heads = num_heads
+        self.attention_norm = nn.LayerNorm(hidden_size)
+        self.qkv = nn.Linear(hidden_size, 3 * hidden_size)
+        self.attention_output = nn.Linear(hidden_size, hidden_size)
+        self.mlp_norm = nn.LayerNorm(hidden_size)
+        self.mlp = nn.Sequential(nn.Linear(hidden_size, 4 * hidden_size), nn.GELU(), nn.Linear(4 * hidden_size, hidden_size))
+
+    def forward(self, x: torch.Tensor, past_key=None, past_value=None):
+        """x (B, S, H) new positions; past_key/past_value (B, heads, P, H/heads) or None -> x, key, value."""
+        batch, length, hidden = x.shape
+        query, key, value = (
+            t.view(batch, length, self.num_heads, hidden // self.num_heads).transpose(1, 2)
+            for t in self.qkv(self.attention_norm(x)).chunk(3, dim=-1)
+        )
+        if past_key is not None:
+            key, value = torch.cat([past_key, key], dim=2), torch.cat([past_value, value], dim=2)
+        # New position i (absolute P + i) attends to positions <= P + i: a causal mask offset by the cache length.
+        past = key.size(2) - length
+        allowed = torch.ones(length, key.size(2), dtype=torch.bool, device=x.device).tril(diagonal=past)
+        attended = nn.functional.scaled_dot_product_attention(query, key, value, attn_mask=allowed)
+        x = x + self.attention_output(attended.transpose(1, 2).reshape(batch, length, hidden))
+        return x + self.mlp(self.mlp_norm(x)), key, value
+
+
+class TransformerDecoder(nn.Module):
+    """Causal Transformer decoder conditioned on z twice: W_p z is a prefix position (memory every token attends
+    to), and z is concatenated to every input embedding before the input projection (i.e. W_z z is added to each
+    token's embedding), as the LSTM decoders feed z at every step. A dropped word keeps z and its position.
+
+    The state is the key/value cache, a flat tuple (key_0, value_0, key_1, value_1, ...) of (B, heads, P, H/heads)
+    tensors over the P positions seen so far (the prefix included), so beam search reorders it like the (h, c)
+    pair of the LSTM decoders."""
+
+    def __init__(self, config: SequenceVAEConfig):
+        super().__init__()
+        hidden = config.decoder_hidden_size
+        self.latent_to_prefix = nn.Linear(config.latent_size, hidden)
+        self.input_projection = nn.Linear(config.embedding_size + config.latent_size, hidden)
+        self.position_embedding = nn.Embedding(config.max_position_embeddings, hidden)
+        self.blocks = nn.ModuleList(
+            CausalSelfAttentionBlock(hidden, config.decoder_attention_heads) for _ in range(config.decoder_layers)
+        )
+        self.final_norm = nn.LayerNorm(hidden)
+
+    def forward(self, embeddings: torch.Tensor, z: torch.Tensor, state=None):
+        """embeddings (B, T, E), z (B, D), state: cache or None (start: the prefix comes first) -> (B, T, H), cache."""
+        inputs = torch.cat([embeddings, z.unsqueeze(1).expand(-1, embeddings.size(1), -1)], dim=-1)
+        x = self.input_projection(inputs)
+        if state is None:
+            x = torch.cat([self.latent_to_prefix(z).unsqueeze(1), x], dim=1)
+        past_length = 0 if state is None else state[0].size(2)
+        if past_length + x.size(1) > self.position_embedding.num_embeddings:
+            raise ValueError(
+                f"sequence of {past_length + x.size(1)} positions (z prefix included) exceeds "
+                f"max_position_embeddings={self.position_embedding.num_embeddings}"
+            )
+        x = x + self.position_embedding(torch.arange(past_length, past_length + x.size(1), device=x.device))
+        cache = []
+        for index, block in enumerate(self.blocks):
+            past = (None, None) if state is None else state[2 * index : 2 * index + 2]
+            x, key, value = block(x, *past)
+            cache += [key, value]
+        x = self.final_norm(x)
+        return (x if state is not None else x[:, 1:]), tuple(cache)
+
+
+DECODERS = {"double_lstm": DoubleLSTMDecoder, "lstm": LSTMDecoder, "transformer": TransformerDecoder}
 
 
 class SequenceVAEPreTrainedModel(PreTrainedModel):
@@ -97,8 +190,9 @@ class SequenceVAEPreTrainedModel(PreTrainedModel):
         # Embeddings N(0, 1), PyTorch's default: with the small inits of transformers (std 0.02) or of the authors'
         # code (U(-0.1, 0.1)) the LSTM encoder's final state barely depends on x, z starts as pure noise, the
         # decoder learns to ignore it and the posterior collapses within a few hundred steps.
-        # LSTM cells are initialised like nn.LSTM in the default scheme.
-        if isinstance(module, nn.Embedding):
+        # LSTM cells are initialised like nn.LSTM in the default scheme; the Transformer decoder's linear layers and
+        # position embeddings get transformers' N(0, initializer_range).
+        if isinstance(module, nn.Embedding) and module.num_embeddings == self.config.vocab_size:
             init.normal_(module.weight, 0.0, 1.0)
             if module.padding_idx is not None:
                 init.zeros_(module.weight[module.padding_idx])
@@ -119,9 +213,7 @@ class SequenceVAE(SequenceVAEGenerationMixin, SequenceVAEPreTrainedModel):
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_size, padding_idx=config.pad_token_id)
         self.encoder = nn.LSTM(config.embedding_size, config.encoder_hidden_size, batch_first=True)
         self.to_posterior = nn.Linear(config.encoder_hidden_size, 2 * config.latent_size)
-        self.latent_to_state = nn.Linear(config.latent_size, config.decoder_hidden_size, bias=False)
-        decoder_class = DECODERS[config.decoder_type]
-        self.decoder = decoder_class(config.embedding_size, config.latent_size, config.decoder_hidden_size)
+        self.decoder = DECODERS[config.decoder_type](config)
         self.decoder_dropout = nn.Dropout(config.decoder_dropout)
         self.lm_head = nn.Linear(config.decoder_hidden_size, config.vocab_size, bias=False)
         self.adversary = None
@@ -141,6 +233,17 @@ class SequenceVAE(SequenceVAEGenerationMixin, SequenceVAEPreTrainedModel):
     def set_input_embeddings(self, value):
         self.embedding = value
 
+    def reset_decoder(self) -> list[tuple[str, nn.Parameter]]:
+        """Re-initialise the parameters only the decoder uses (decoder and output layer; the word embeddings are
+        shared with the encoder and kept), for FBP's encoder pretraining. Returns the (name, parameter) pairs."""
+        reset = [(f"{prefix}.{name}", param) for prefix in ("decoder", "lm_head")
+                 for name, param in getattr(self, prefix).named_parameters()]
+        for _, param in reset:
+            param._is_hf_initialized = False  # set by from_pretrained; transformers' init functions skip such tensors
+        self.decoder.apply(self._init_weights)
+        self._init_weights(self.lm_head)
+        return reset
+
     # ---- the two halves of the VAE ----
 
     def encode(self, input_ids: torch.Tensor, attention_mask: torch.Tensor | None = None):
@@ -155,19 +258,13 @@ class SequenceVAE(SequenceVAEGenerationMixin, SequenceVAEPreTrainedModel):
         mean, logvar = self.to_posterior(h[-1]).chunk(2, dim=-1)
         return mean, logvar
 
-    def initial_state(self, z: torch.Tensor):
-        """Decoder state from z: h0 = W z (no bias), c0 = 0, as the authors' code."""
-        h = self.latent_to_state(z)
-        return h, torch.zeros_like(h)
-
     def decode(self, input_ids: torch.Tensor, z: torch.Tensor, state=None, drop_mask: torch.Tensor | None = None):
         """Teacher-forced decoding. input_ids (B, T) decoder inputs, z (B, D); drop_mask (B, T) multiplies the input
-        embeddings (a dropped input becomes the zero vector). Returns logits (B, T, V) and the final state."""
+        embeddings (a dropped input becomes the zero vector); state: the decoder's (see `DECODERS`), None to start
+        from z. Returns logits (B, T, V) and the final state."""
         embeddings = self.embedding(input_ids)
         if drop_mask is not None:
             embeddings = embeddings * (1.0 - drop_mask).unsqueeze(-1)
-        if state is None:
-            state = self.initial_state(z)
         hidden, state = self.decoder(embeddings, z, state)
         return self.lm_head(self.decoder_dropout(hidden)), state
 
@@ -227,11 +324,7 @@ class SequenceVAE(SequenceVAEGenerationMixin, SequenceVAEPreTrainedModel):
         regularizer = torch.zeros_like(kl)
         if adversary_output is not None:
             regularizer = self.config.adversary_kl_weight * adversary_output.regularizer
-        kl_term = kl.mean()
-        if self.training and self.free_bits > 0:
-            # KL thresholding (Kingma et al., 2016; Li et al., 2019): dimensions whose batch-mean KL is below the
-            # threshold get no KL gradient, so the optimiser cannot switch them off to escape the penalty.
-            kl_term = kl_per_dimension.mean(dim=0).clamp(min=self.free_bits).sum()
+        kl_term = thresholded_kl(kl_per_dimension, self.free_bits if self.training else 0.0)
         loss = reconstruction_nll.mean() + self.kl_weight * kl_term + regularizer.mean()
         return SequenceVAEOutput(
             loss=loss,

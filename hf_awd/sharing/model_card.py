@@ -35,9 +35,15 @@ CONFIG_LABELS = (
     ("latent_size", ""), ("decoder_type", ""), ("decoder_dropout", ""), ("word_dropout", "dropout mode"),
     ("word_dropout_rate", "R"), ("adversary_hidden_size", ""), ("adversary_kl_weight", "λ"),
 )
+DECODER_DESCRIPTIONS = {
+    "double_lstm": "Double-LSTM (paper, Appendix A)",
+    "lstm": "single-LSTM",
+    "transformer": "causal Transformer (z as a prefix position and added to every input embedding)",
+}
 TRAINING_KEYS = (
     "learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps", "num_train_epochs", "max_steps",
-    "kl_annealing", "kl_start_weight", "kl_annealing_steps", "polyak_decay", "lr_decay", "max_grad_norm",
+    "kl_annealing", "kl_start_weight", "kl_annealing_steps", "kl_cycles", "beta", "free_bits",
+    "autoencoder_pretraining_steps", "polyak_decay", "lr_decay", "max_grad_norm",
     "early_stopping_patience", "seed",
 )
 WORDNET_DESCRIPTION = (
@@ -199,8 +205,7 @@ def card_context(checkpoint_dir: Path, config: dict, run_arguments: dict, state:
         "config_rows": [(f"`{key}`" + (f" ({alias})" if alias else ""), config[key]) for key, alias in CONFIG_LABELS],
         "method": {"adversarial": "adversarial word dropout (AWD)", "uniform": "uniform word dropout",
                    "none": "no word dropout"}[config["word_dropout"]],
-        "decoder_description": "Double-LSTM (paper, Appendix A)" if config["decoder_type"] == "double_lstm"
-        else "single-LSTM",
+        "decoder_description": DECODER_DESCRIPTIONS[config["decoder_type"]],
         "dropout_description": dropout_description(config),
         "num_parameters": _human_count(total),
         "adversary_parameters": _human_count(adversary) if adversary else None,

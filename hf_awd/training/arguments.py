@@ -15,7 +15,21 @@ class AWDTrainingArguments(TrainingArguments):
     kl_annealing: str = field(default="linear", metadata={"help": f"KL weight schedule, one of {KL_SCHEDULES}."})
     kl_start_weight: float = field(default=0.0, metadata={"help": "KL weight at step 0 (linear annealing)."})
     kl_hold_steps: int = field(default=0, metadata={"help": "Steps at kl_start_weight before annealing starts."})
-    kl_annealing_steps: int = field(default=1000, metadata={"help": "Steps to anneal the KL weight up to 1."})
+    kl_annealing_steps: int = field(
+        default=1000, metadata={"help": "Steps to anneal the KL weight up to 1 (linear), or steps per cycle (cyclical)."}
+    )
+    kl_cycles: int = field(default=4, metadata={"help": "Cyclical annealing: number of cycles, then weight 1."})
+    kl_cycle_ramp_fraction: float = field(
+        default=0.5, metadata={"help": "Cyclical annealing: fraction of each cycle spent rising to 1 (R of Fu et al.)."}
+    )
+    beta: float = field(
+        default=1.0, metadata={"help": "beta-VAE (Higgins et al., 2017): multiplies the scheduled KL weight."}
+    )
+    autoencoder_pretraining_steps: int = field(
+        default=0,
+        metadata={"help": "FBP (Li et al., 2019): train this many steps as an autoencoder (KL weight 0), then "
+                  "re-initialise the decoder and train the VAE, the KL schedule starting there. 0 = off."},
+    )
     free_bits: float = field(
         default=0.2,
         metadata={"help": "KL threshold in nats per latent dimension (free bits); 0 = off, the paper's objective. "
@@ -65,6 +79,13 @@ class AWDTrainingArguments(TrainingArguments):
         super().__post_init__()
         if self.kl_annealing not in KL_SCHEDULES:
             raise ValueError(f"kl_annealing must be one of {KL_SCHEDULES}, got {self.kl_annealing!r}")
+        if not 0.0 < self.kl_cycle_ramp_fraction <= 1.0:
+            raise ValueError(f"kl_cycle_ramp_fraction must be in (0, 1], got {self.kl_cycle_ramp_fraction!r}")
+        for name in ("kl_annealing_steps", "kl_cycles", "kl_hold_steps", "autoencoder_pretraining_steps"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
+        if self.beta < 0 or self.free_bits < 0:
+            raise ValueError(f"beta and free_bits must be >= 0, got beta={self.beta!r}, free_bits={self.free_bits!r}")
         if not 0.0 <= self.polyak_decay < 1.0:
             raise ValueError(f"polyak_decay must be in [0, 1), got {self.polyak_decay!r}")
         if not 0.0 < self.lr_decay <= 1.0:
@@ -88,8 +109,10 @@ class ModelArguments:
     encoder_hidden_size: int = field(default=256)
     decoder_hidden_size: int = field(default=256)
     latent_size: int = field(default=32)
-    decoder_type: str = field(default="double_lstm", metadata={"help": "double_lstm (paper) or lstm."})
+    decoder_type: str = field(default="double_lstm", metadata={"help": "double_lstm (paper), lstm or transformer."})
     decoder_dropout: float = field(default=0.5)
+    decoder_layers: int = field(default=2, metadata={"help": "Transformer decoder: number of blocks."})
+    decoder_attention_heads: int = field(default=4, metadata={"help": "Transformer decoder: attention heads."})
     word_dropout: str = field(default="adversarial", metadata={"help": "none, uniform or adversarial (AWD)."})
     word_dropout_rate: float = field(default=0.3, metadata={"help": "R: fraction of words dropped."})
     adversary_hidden_size: int = field(default=256)

@@ -7,12 +7,36 @@ from .schedules import kl_weight
 
 
 class KLAnnealingCallback(TrainerCallback):
-    """Sets `model.kl_weight` before every step from the schedule in the training arguments."""
+    """Sets `model.kl_weight` before every step: beta times the scheduled weight (training arguments), counted from
+    the end of autoencoder pretraining, and 0 during it."""
 
     def on_step_begin(self, args, state, control, model=None, **kwargs):
-        model.kl_weight = kl_weight(
-            state.global_step, args.kl_annealing, args.kl_start_weight, args.kl_annealing_steps, args.kl_hold_steps
+        step = state.global_step - args.autoencoder_pretraining_steps
+        if step < 0:
+            model.kl_weight = 0.0
+            return
+        model.kl_weight = args.beta * kl_weight(
+            step, args.kl_annealing, args.kl_start_weight, args.kl_annealing_steps, args.kl_hold_steps,
+            args.kl_cycles, args.kl_cycle_ramp_fraction,
         )
+
+
+class AutoencoderPretrainingCallback(TrainerCallback):
+    """FBP (Li et al., 2019): after `autoencoder_pretraining_steps` steps as an autoencoder, re-initialise the
+    decoder, keeping the encoder (and the word embeddings it shares), so that VAE training starts from an encoder
+    whose codes carry information and a decoder that has not yet learned to do without them. The decoder's optimiser
+    moments and Polyak averages restart with it."""
+
+    def __init__(self, average=None):
+        self.average = average
+
+    def on_step_begin(self, args, state, control, model=None, optimizer=None, **kwargs):
+        if state.global_step != args.autoencoder_pretraining_steps:
+            return
+        for name, param in model.reset_decoder():
+            optimizer.state.pop(param, None)
+            if self.average is not None:
+                self.average.shadow[name] = param.detach().clone()
 
 
 class PolyakAveragingCallback(TrainerCallback):

@@ -17,7 +17,7 @@ logger = logging.getLogger(__name__)
 
 CONFIG_FIELDS = (
     "embedding_size", "encoder_hidden_size", "decoder_hidden_size", "latent_size", "decoder_type", "decoder_dropout",
-    "word_dropout", "word_dropout_rate", "adversary_hidden_size", "adversary_kl_weight",
+    "decoder_layers", "decoder_attention_heads", "word_dropout", "word_dropout_rate", "adversary_hidden_size", "adversary_kl_weight",
 )
 
 

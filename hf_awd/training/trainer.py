@@ -18,7 +18,12 @@ from transformers import EarlyStoppingCallback, Trainer
 
 from ..evaluation.evaluate import evaluate_sequence_vae
 from ..sharing.model_card import build_model_card
-from .callbacks import AdversaryGradientNormCallback, KLAnnealingCallback, PolyakAveragingCallback
+from .callbacks import (
+    AdversaryGradientNormCallback,
+    AutoencoderPretrainingCallback,
+    KLAnnealingCallback,
+    PolyakAveragingCallback,
+)
 from .polyak import PolyakAverage
 
 ONLINE_WEIGHTS_NAME = "online_model.safetensors"  # the raw (non-averaged) weights, needed to resume training
@@ -39,6 +44,8 @@ class AWDTrainer(Trainer):
         if self.args.polyak_decay > 0:
             self.polyak = PolyakAverage(self.model, self.args.polyak_decay)
             self.add_callback(PolyakAveragingCallback(self.polyak))
+        if self.args.autoencoder_pretraining_steps > 0:
+            self.add_callback(AutoencoderPretrainingCallback(self.polyak))
         if self.args.early_stopping_patience and self.args.load_best_model_at_end:
             self.add_callback(EarlyStoppingCallback(early_stopping_patience=self.args.early_stopping_patience))
 
