@@ -35,11 +35,26 @@ PAPER_PTB = {  # Table 5 of the paper: -ELBO, KL, MI on the PTB test set
     "uniform": {"neg_elbo": 101.4, "kl": 5.1, "mutual_information": 4.2},
     "adversarial": {"neg_elbo": 99.7, "kl": 5.1, "mutual_information": 4.3},
 }
-METHODS = {  # method -> model arguments (R as in the paper's Table 5 for PTB)
-    "none": ["--word_dropout", "none", "--word_dropout_rate", "0"],
+NO_DROPOUT = ["--word_dropout", "none", "--word_dropout_rate", "0"]
+AWD = ["--word_dropout", "adversarial", "--word_dropout_rate", "0.2", "--adversary_kl_weight", "1"]
+FREE_BITS = ["--free_bits", "0.2"]
+TRANSFORMER = ["--decoder_type", "transformer", "--decoder_layers", "2", "--decoder_attention_heads", "4"]
+METHODS = {  # method -> scripts/train.py arguments on top of the preset (R as in the paper's Table 5 for PTB)
+    # The paper's comparison (Table 5).
+    "none": NO_DROPOUT,
     "uniform": ["--word_dropout", "uniform", "--word_dropout_rate", "0.4"],
-    "adversarial": ["--word_dropout", "adversarial", "--word_dropout_rate", "0.2", "--adversary_kl_weight", "1"],
+    "adversarial": AWD,
+    # Other posterior-collapse remedies, alone and with AWD.
+    "free-bits": [*NO_DROPOUT, *FREE_BITS],
+    "adversarial+free-bits": [*AWD, *FREE_BITS],
+    "cyclical": [*NO_DROPOUT, "--kl_annealing", "cyclical", "--kl_cycles", "4", "--kl_annealing_steps", "330"],
+    "beta-0.5": [*NO_DROPOUT, "--beta", "0.5"],
+    "fbp": [*NO_DROPOUT, *FREE_BITS, "--autoencoder_pretraining_steps", "300"],
+    # The Transformer decoder, with and without AWD.
+    "transformer": [*TRANSFORMER, *NO_DROPOUT],
+    "transformer+adversarial": [*TRANSFORMER, *AWD],
 }
+PAPER_METHODS = ("none", "uniform", "adversarial")
 # Every preset trains the paper's objective: no free bits, KL weight annealed linearly from 0.1 (the authors' start).
 PRESETS = {
     "cpu": ["--embedding_size", "256", "--encoder_hidden_size", "256", "--decoder_hidden_size", "512",
@@ -59,7 +74,8 @@ def parse_arguments(argv):
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
     parser.add_argument("--data_dir", default=str(REPO_ROOT.parent / "shared" / "data" / "ptb"),
                         help="folder with train.txt, valid.txt, test.txt (default: ../shared/data/ptb)")
-    parser.add_argument("--methods", nargs="+", choices=sorted(METHODS), default=list(METHODS))
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(PAPER_METHODS),
+                        help="default: the paper's three; see METHODS for the remedies and the Transformer decoder")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--output_dir", default="benchmarks/results")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
@@ -114,9 +130,9 @@ def markdown_table(results: dict, command: str) -> str:
         for key, _ in COLUMNS:
             mean, std = mean_std([run[key] for run in runs])
             cells.append(f"{mean:.2f} ± {std:.2f}")
-        paper = PAPER_PTB[method]
-        lines.append(f"| {method} | " + " | ".join(cells)
-                     + f" | {paper['neg_elbo']} / {paper['kl']} / {paper['mutual_information']} |")
+        paper = PAPER_PTB.get(method)
+        paper_cell = f"{paper['neg_elbo']} / {paper['kl']} / {paper['mutual_information']}" if paper else "-"
+        lines.append(f"| {method} ({len(runs)} seeds) | " + " | ".join(cells) + f" | {paper_cell} |")
     return "\n".join(lines)
 
 
@@ -169,10 +185,10 @@ def speed_batches(vocab_size, count, batch_size=32, length=23, seed=0):
     return batches
 
 
-def speed_model(mode, preset):
+def speed_model(mode, preset, decoder_type="double_lstm"):
     sizes = dict(zip(PRESETS[preset][0:6:2], PRESETS[preset][1:6:2]))
     config = SequenceVAEConfig(vocab_size=10000, word_dropout=mode, word_dropout_rate=0.2 if mode != "none" else 0.0,
-                               **{key.lstrip("-"): int(value) for key, value in sizes.items()})
+                               decoder_type=decoder_type, **{key.lstrip("-"): int(value) for key, value in sizes.items()})
     return SequenceVAE(config).train()
 
 
@@ -211,6 +227,12 @@ def run_speed(args):
         step_time[mode] = statistics.median(runs)
         report[f"tokens_per_second_{mode}"] = tokens_per_batch / step_time[mode]
     report["awd_over_plain_step_time"] = step_time["adversarial"] / step_time["none"]
+    for mode in ("none", "adversarial"):
+        runs = []
+        for _ in range(args.speed_repeats):
+            model = speed_model(mode, args.preset, decoder_type="transformer")
+            runs.append(timed_steps(model, trainer_optimizer(model), batches, bare_step))
+        report[f"tokens_per_second_transformer_{mode}"] = tokens_per_batch / statistics.median(runs)
     trainer_runs = [trainer_step_time(speed_model("adversarial", args.preset), batches, f"{args.output_dir}/speed")
                     for _ in range(args.speed_repeats)]
     report["trainer_over_bare_loop_step_time"] = statistics.median(trainer_runs) / step_time["adversarial"]

@@ -29,3 +29,32 @@ def test_speed_batches_are_identical_for_every_method():
     first, second = benchmark.speed_batches(100, 3), benchmark.speed_batches(100, 3)
     assert all((a["input_ids"] == b["input_ids"]).all() for a, b in zip(first, second))
     assert first[0]["input_ids"].shape == (32, 23) and (first[0]["input_ids"][:, 0] == 2).all()
+
+
+def test_every_method_is_a_valid_training_configuration(tmp_path):
+    """Each method's arguments parse on top of each preset and give a valid model config (no typo waits until a
+    15-minute run reaches it)."""
+    from transformers import HfArgumentParser
+
+    from hf_awd.training import AWDTrainingArguments, DataArguments, ModelArguments
+
+    benchmark = load_benchmark()
+    parser = HfArgumentParser((ModelArguments, DataArguments, AWDTrainingArguments))
+    for preset in benchmark.PRESETS:
+        for method, arguments in benchmark.METHODS.items():
+            model_args, _, training_args = parser.parse_args_into_dataclasses(
+                [*benchmark.PRESETS[preset], *arguments, "--output_dir", str(tmp_path), "--report_to", "none"])
+            assert training_args.free_bits == (0.2 if "free-bits" in method or method == "fbp" else 0.0), method
+            config = benchmark.SequenceVAEConfig(**{name: getattr(model_args, name) for name in
+                                                    ("word_dropout", "word_dropout_rate", "decoder_type")})
+            assert (config.word_dropout == "adversarial") == ("adversarial" in method), method
+            assert (config.decoder_type == "transformer") == ("transformer" in method), method
+
+
+def test_a_finished_run_is_reused_not_retrained(tmp_path):
+    benchmark = load_benchmark()
+    finished = tmp_path / "adversarial-seed3" / "benchmark_metrics.json"
+    finished.parent.mkdir()
+    finished.write_text('{"test_nll": 99.0}')
+    args = benchmark.parse_arguments(["--output_dir", str(tmp_path), "--data_dir", str(tmp_path / "absent")])
+    assert benchmark.run_method(args, "adversarial", 3) == {"test_nll": 99.0}
