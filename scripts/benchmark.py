@@ -6,6 +6,7 @@ a Markdown table (mean ± std of IW-NLL, PPL, -ELBO, KL, MI, AU) with the paper'
     python scripts/benchmark.py --preset cpu --seeds 0 1                   # PTB from ../shared/data/ptb
     python scripts/benchmark.py --preset paper --data_dir /path/to/ptb     # paper sizes and schedule, for a GPU
     python scripts/benchmark.py --speed                                     # tokens/s and step-time ratios
+    python scripts/benchmark.py --profile                                   # where an AWD step spends its time
 
 Presets: `cpu` fits each method in about 15 minutes on 2 CPU cores; `paper` follows Section 5 (decoder 2048,
 Polyak 0.9995, LR decay 0.96, KL annealing, early stopping on validation ELBO, 500 importance samples).
@@ -83,6 +84,8 @@ def parse_arguments(argv):
     parser.add_argument("--speed", action="store_true", help="measure throughput instead of quality")
     parser.add_argument("--speed_steps", type=int, default=20)
     parser.add_argument("--speed_repeats", type=int, default=3)
+    parser.add_argument("--profile", action="store_true",
+                        help="print torch.profiler's top operators for AWD training steps, then exit")
     return parser.parse_args(argv)
 
 
@@ -242,6 +245,18 @@ def run_speed(args):
     print(json.dumps(report, indent=2))
 
 
+def run_profile(args):
+    """Where an AWD training step spends its time, by operator (torch.profiler, self time)."""
+    batches = speed_batches(10000, 4)
+    model = speed_model("adversarial", args.preset)
+    optimizer = trainer_optimizer(model)
+    bare_step(model, optimizer, batches[0])
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as profiler:
+        for batch in batches[1:]:
+            bare_step(model, optimizer, batch)
+    print(profiler.key_averages().table(sort_by="self_cpu_time_total", row_limit=15))
+
+
 def iw_throughput(model, batch, iw_samples=50) -> dict:
     mean, logvar = model.encode(batch["input_ids"], batch["attention_mask"])
     start = time.perf_counter()
@@ -253,7 +268,12 @@ def iw_throughput(model, batch, iw_samples=50) -> dict:
 
 def main(argv=None):
     args = parse_arguments(sys.argv[1:] if argv is None else argv)
-    run_speed(args) if args.speed else run_quality(args)
+    if args.profile:
+        run_profile(args)
+    elif args.speed:
+        run_speed(args)
+    else:
+        run_quality(args)
 
 
 if __name__ == "__main__":
