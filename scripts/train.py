@@ -31,7 +31,10 @@ def parse_arguments(argv):
 
 
 def main(argv=None):
-    model_args, data_args, training_args = parse_arguments(sys.argv[1:] if argv is None else argv)
+    try:
+        model_args, data_args, training_args = parse_arguments(sys.argv[1:] if argv is None else argv)
+    except ValueError as error:  # a wrong option value, named by the check that caught it
+        raise SystemExit(f"error: {error}") from None
     logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s", level=logging.INFO)
     transformers.utils.logging.set_verbosity_warning()
     save_run_arguments(training_args.output_dir, model_args, data_args, training_args)  # read by the model card

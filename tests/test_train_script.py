@@ -108,6 +108,16 @@ def test_invalid_training_option_is_a_clear_error(tmp_path):
         load_train_script().parse_arguments(["--output_dir", str(tmp_path), "--kl_annealing", "sigmoid"])
 
 
+@pytest.mark.parametrize("option, message", [
+    (["--kl_annealing", "cyclic"], "kl_annealing must be one of"),
+    (["--decoder_type", "transformer", "--decoder_attention_heads", "5"], "decoder_attention_heads=5 must divide"),
+    (["--word_dropout_rate", "1.5"], "word_dropout_rate must be in"),
+])
+def test_train_script_reports_a_wrong_option_in_one_line(option, message, tmp_path):
+    with pytest.raises(SystemExit, match=f"^error: {message}"):
+        load_train_script().main(["--output_dir", str(tmp_path), *option])
+
+
 def test_saved_folders_hold_no_pickled_training_arguments(tmp_path):
     train("--output_dir", str(tmp_path), "--max_steps", "3", "--max_train_samples", "100")
     for folder in (tmp_path, tmp_path / "checkpoint-3"):

@@ -5,7 +5,15 @@ from dataclasses import dataclass, field
 import torch
 from transformers import TrainingArguments
 
+from ..model import SequenceVAEConfig
 from .schedules import KL_SCHEDULES
+
+# ModelArguments that are SequenceVAEConfig fields.
+CONFIG_FIELDS = (
+    "embedding_size", "encoder_hidden_size", "decoder_hidden_size", "latent_size", "decoder_type", "decoder_dropout",
+    "decoder_layers", "decoder_attention_heads", "word_dropout", "word_dropout_rate", "adversary_hidden_size",
+    "adversary_kl_weight",
+)
 
 
 @dataclass
@@ -117,6 +125,10 @@ class ModelArguments:
     word_dropout_rate: float = field(default=0.3, metadata={"help": "R: fraction of words dropped."})
     adversary_hidden_size: int = field(default=256)
     adversary_kl_weight: float = field(default=1.0, metadata={"help": "lambda of the adversary's regulariser."})
+
+    def __post_init__(self):
+        # A wrong model option fails while parsing, naming the option, not after the data has been loaded.
+        SequenceVAEConfig(**{name: getattr(self, name) for name in CONFIG_FIELDS})
 
 
 @dataclass

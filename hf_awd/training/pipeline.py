@@ -11,15 +11,10 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from ..data import build_word_tokenizer, load_text_splits, load_tokenizer, tokenize_splits
 from ..model import SequenceVAE, SequenceVAEConfig
+from .arguments import CONFIG_FIELDS
 from .trainer import AWDTrainer
 
 logger = logging.getLogger(__name__)
-
-CONFIG_FIELDS = (
-    "embedding_size", "encoder_hidden_size", "decoder_hidden_size", "latent_size", "decoder_type", "decoder_dropout",
-    "decoder_layers", "decoder_attention_heads", "word_dropout", "word_dropout_rate", "adversary_hidden_size", "adversary_kl_weight",
-)
-
 
 def resolve_checkpoint(training_args) -> str | None:
     """`--resume_from_checkpoint PATH`, or `latest` for the newest checkpoint in --output_dir."""
