@@ -58,3 +58,11 @@ def test_a_finished_run_is_reused_not_retrained(tmp_path):
     finished.write_text('{"test_nll": 99.0}')
     args = benchmark.parse_arguments(["--output_dir", str(tmp_path), "--data_dir", str(tmp_path / "absent")])
     assert benchmark.run_method(args, "adversarial", 3) == {"test_nll": 99.0}
+
+
+def test_runs_without_the_importance_weighted_pass_show_a_dash():
+    benchmark = load_benchmark()
+    run = {"test_neg_elbo": 101.0, "test_kl": 5.0, "test_mutual_information": 4.0, "test_active_units": 30}
+    table = benchmark.markdown_table({"cyclical": [run]}, "python scripts/benchmark.py")
+    row = next(line for line in table.splitlines() if line.startswith("| cyclical"))
+    assert row.startswith("| cyclical (1 seeds) | - | - | 101.00 ± 0.00")

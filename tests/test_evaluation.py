@@ -45,7 +45,7 @@ def test_iw_nll_is_exact_when_posterior_is_the_prior_and_decoder_ignores_z():
     tokenizer = build_word_tokenizer(SENTENCES, min_frequency=1)
     model = SequenceVAE(tiny_config(vocab_size=len(tokenizer)))
     with torch.no_grad():  # q(z|x) = N(0, I) and no path from z to the decoder
-        for module in (model.to_posterior, model.decoder.latent_to_state):
+        for module in (model.to_posterior, model.latent_to_state):
             for param in module.parameters():
                 param.zero_()
         model.decoder.predict_cell.weight_ih.zero_()

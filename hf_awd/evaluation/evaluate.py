@@ -103,5 +103,9 @@ def evaluate_checkpoint(checkpoint: str, texts, iw_samples: int = 500, batch_siz
     model.to("cuda" if torch.cuda.is_available() else "cpu")
     tokenizer = AutoTokenizer.from_pretrained(checkpoint)
     dataset = tokenize_splits(DatasetDict(eval=texts), tokenizer, max_words)["eval"]
+    # Batches of similar length: the recurrent decoders also step over padding, and every metric is per sentence
+    # or over the whole split, so the order does not matter.
+    lengths = [len(ids) for ids in dataset["input_ids"]]
+    dataset = dataset.select(sorted(range(len(dataset)), key=lengths.__getitem__))
     loader = DataLoader(dataset, batch_size=batch_size, collate_fn=DataCollatorWithPadding(tokenizer))
     return evaluate_sequence_vae(model, loader, iw_samples=iw_samples, seed=seed, progress=progress)

@@ -49,7 +49,9 @@ class SequenceVAEOutput(ModelOutput):
 
 def token_log_likelihood(logits: torch.Tensor, targets: torch.Tensor, target_mask: torch.Tensor) -> torch.Tensor:
     """Sum of log p(target_t) over unmasked steps. logits (B, T, V), targets/target_mask (B, T) -> (B,)."""
-    log_probs = logits.log_softmax(dim=-1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
+    # cross_entropy fuses log-softmax and the gather (no second (B, T, V) tensor)
+    log_probs = -nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none")
+    log_probs = log_probs.view(targets.shape)
     return (log_probs * target_mask).sum(dim=1)
 
 
@@ -68,17 +70,15 @@ class DoubleLSTMDecoder(nn.Module):
 
     def __init__(self, config: SequenceVAEConfig):
         super().__init__()
-        self.latent_to_state = nn.Linear(config.latent_size, config.decoder_hidden_size, bias=False)
         self.predict_cell = nn.LSTMCell(config.latent_size, config.decoder_hidden_size)
         self.update_cell = nn.LSTMCell(config.embedding_size + config.latent_size, config.decoder_hidden_size)
 
-    def initial_state(self, z: torch.Tensor):
-        h = self.latent_to_state(z)
-        return h, torch.zeros_like(h)
+    def initial_state(self, h0: torch.Tensor):
+        """(h0, c0 = 0) from the projected latent code h0 (B, H)."""
+        return h0, torch.zeros_like(h0)
 
-    def forward(self, embeddings: torch.Tensor, z: torch.Tensor, state=None):
-        """embeddings (B, T, E), z (B, D), state (h, c) each (B, H) or None -> outputs (B, T, H), state."""
-        state = self.initial_state(z) if state is None else state
+    def forward(self, embeddings: torch.Tensor, z: torch.Tensor, state):
+        """embeddings (B, T, E), z (B, D), state (h, c) each (B, H) -> outputs (B, T, H), state."""
         inputs = torch.cat([embeddings, z.unsqueeze(1).expand(-1, embeddings.size(1), -1)], dim=-1)
         outputs = []
         for step_input in inputs.unbind(dim=1):
@@ -92,15 +92,11 @@ class LSTMDecoder(nn.Module):
 
     def __init__(self, config: SequenceVAEConfig):
         super().__init__()
-        self.latent_to_state = nn.Linear(config.latent_size, config.decoder_hidden_size, bias=False)
         self.lstm = nn.LSTM(config.embedding_size + config.latent_size, config.decoder_hidden_size, batch_first=True)
 
-    def initial_state(self, z: torch.Tensor):
-        h = self.latent_to_state(z)
-        return h, torch.zeros_like(h)
+    initial_state = DoubleLSTMDecoder.initial_state
 
-    def forward(self, embeddings: torch.Tensor, z: torch.Tensor, state=None):
-        state = self.initial_state(z) if state is None else state
+    def forward(self, embeddings: torch.Tensor, z: torch.Tensor, state):
         inputs = torch.cat([embeddings, z.unsqueeze(1).expand(-1, embeddings.size(1), -1)], dim=-1)
         outputs, (h, c) = self.lstm(inputs, (state[0].unsqueeze(0).contiguous(), state[1].unsqueeze(0).contiguous()))
         return outputs, (h.squeeze(0), c.squeeze(0))
@@ -136,18 +132,18 @@ class CausalSelfAttentionBlock(nn.Module):
 
 
 class TransformerDecoder(nn.Module):
-    """Causal Transformer decoder conditioned on z twice: W_p z is a prefix position (memory every token attends
-    to), and z is concatenated to every input embedding before the input projection (i.e. W_z z is added to each
-    token's embedding), as the LSTM decoders feed z at every step. A dropped word keeps z and its position.
+    """Causal Transformer decoder conditioned on z twice: the projected code W z is a prefix position (a memory
+    every token attends to), and z is concatenated to every input embedding before the input projection (i.e.
+    W_z z is added to each token's input), as the LSTM decoders feed z at every step. A dropped word keeps z and its
+    position.
 
-    The state is the key/value cache, a flat tuple (key_0, value_0, key_1, value_1, ...) of (B, heads, P, H/heads)
-    tensors over the P positions seen so far (the prefix included), so beam search reorders it like the (h, c)
-    pair of the LSTM decoders."""
+    The state is the prefix (B, H) before the first step, then the key/value cache: a flat tuple (key_0, value_0,
+    key_1, value_1, ...) of (B, heads, P, H/heads) tensors over the P positions seen so far (the prefix included),
+    which beam search reorders like the (h, c) pair of the LSTM decoders."""
 
     def __init__(self, config: SequenceVAEConfig):
         super().__init__()
         hidden = config.decoder_hidden_size
-        self.latent_to_prefix = nn.Linear(config.latent_size, hidden)
         self.input_projection = nn.Linear(config.embedding_size + config.latent_size, hidden)
         self.position_embedding = nn.Embedding(config.max_position_embeddings, hidden)
         self.blocks = nn.ModuleList(
@@ -155,12 +151,16 @@ class TransformerDecoder(nn.Module):
         )
         self.final_norm = nn.LayerNorm(hidden)
 
-    def forward(self, embeddings: torch.Tensor, z: torch.Tensor, state=None):
-        """embeddings (B, T, E), z (B, D), state: cache or None (start: the prefix comes first) -> (B, T, H), cache."""
+    def initial_state(self, prefix: torch.Tensor) -> torch.Tensor:
+        return prefix
+
+    def forward(self, embeddings: torch.Tensor, z: torch.Tensor, state):
+        """embeddings (B, T, E), z (B, D), state: the prefix (B, H) or the cache -> outputs (B, T, H), cache."""
         inputs = torch.cat([embeddings, z.unsqueeze(1).expand(-1, embeddings.size(1), -1)], dim=-1)
         x = self.input_projection(inputs)
-        if state is None:
-            x = torch.cat([self.latent_to_prefix(z).unsqueeze(1), x], dim=1)
+        starting = isinstance(state, torch.Tensor)
+        if starting:
+            x, state = torch.cat([state.unsqueeze(1), x], dim=1), None
         past_length = 0 if state is None else state[0].size(2)
         if past_length + x.size(1) > self.position_embedding.num_embeddings:
             raise ValueError(
@@ -174,7 +174,7 @@ class TransformerDecoder(nn.Module):
             x, key, value = block(x, *past)
             cache += [key, value]
         x = self.final_norm(x)
-        return (x if state is not None else x[:, 1:]), tuple(cache)
+        return (x[:, 1:] if starting else x), tuple(cache)
 
 
 DECODERS = {"double_lstm": DoubleLSTMDecoder, "lstm": LSTMDecoder, "transformer": TransformerDecoder}
@@ -213,6 +213,8 @@ class SequenceVAE(SequenceVAEGenerationMixin, SequenceVAEPreTrainedModel):
         self.embedding = nn.Embedding(config.vocab_size, config.embedding_size, padding_idx=config.pad_token_id)
         self.encoder = nn.LSTM(config.embedding_size, config.encoder_hidden_size, batch_first=True)
         self.to_posterior = nn.Linear(config.encoder_hidden_size, 2 * config.latent_size)
+        # z -> the decoder's starting state: h0 of the LSTM decoders, the prefix position of the Transformer.
+        self.latent_to_state = nn.Linear(config.latent_size, config.decoder_hidden_size, bias=False)
         self.decoder = DECODERS[config.decoder_type](config)
         self.decoder_dropout = nn.Dropout(config.decoder_dropout)
         self.lm_head = nn.Linear(config.decoder_hidden_size, config.vocab_size, bias=False)
@@ -234,14 +236,15 @@ class SequenceVAE(SequenceVAEGenerationMixin, SequenceVAEPreTrainedModel):
         self.embedding = value
 
     def reset_decoder(self) -> list[tuple[str, nn.Parameter]]:
-        """Re-initialise the parameters only the decoder uses (decoder and output layer; the word embeddings are
-        shared with the encoder and kept), for FBP's encoder pretraining. Returns the (name, parameter) pairs."""
-        reset = [(f"{prefix}.{name}", param) for prefix in ("decoder", "lm_head")
+        """Re-initialise the parameters only the decoder uses (z -> state, decoder, output layer; the word embeddings
+        are shared with the encoder and kept), for FBP's encoder pretraining. Returns the (name, parameter) pairs."""
+        prefixes = ("latent_to_state", "decoder", "lm_head")
+        reset = [(f"{prefix}.{name}", param) for prefix in prefixes
                  for name, param in getattr(self, prefix).named_parameters()]
         for _, param in reset:
             param._is_hf_initialized = False  # set by from_pretrained; transformers' init functions skip such tensors
-        self.decoder.apply(self._init_weights)
-        self._init_weights(self.lm_head)
+        for prefix in prefixes:
+            getattr(self, prefix).apply(self._init_weights)
         return reset
 
     # ---- the two halves of the VAE ----
@@ -265,6 +268,8 @@ class SequenceVAE(SequenceVAEGenerationMixin, SequenceVAEPreTrainedModel):
         embeddings = self.embedding(input_ids)
         if drop_mask is not None:
             embeddings = embeddings * (1.0 - drop_mask).unsqueeze(-1)
+        if state is None:
+            state = self.decoder.initial_state(self.latent_to_state(z))
         hidden, state = self.decoder(embeddings, z, state)
         return self.lm_head(self.decoder_dropout(hidden)), state
 
