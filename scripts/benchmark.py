@@ -81,6 +81,7 @@ def parse_arguments(argv):
     parser.add_argument("--output_dir", default="benchmarks/results")
     parser.add_argument("--iw_samples", type=int, default=None,
                         help=f"importance samples for the test IW-NLL/PPL (default per preset {IW_SAMPLES}; 0 = skip)")
+    parser.add_argument("--table_name", default="results", help="the table goes to OUTPUT_DIR/NAME.md and NAME.json")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
                         help="further scripts/train.py arguments, appended to every run")
     parser.add_argument("--speed", action="store_true", help="measure throughput instead of quality")
@@ -148,9 +149,9 @@ def run_quality(args):
     command = "python scripts/benchmark.py " + " ".join(sys.argv[1:])
     table = markdown_table(results, command)
     output = Path(args.output_dir)
-    (output / "results.json").write_text(json.dumps({"command": command, "preset": args.preset, "runs": results},
-                                                    indent=2))
-    (output / "results.md").write_text(table + "\n")
+    (output / f"{args.table_name}.json").write_text(
+        json.dumps({"command": command, "preset": args.preset, "runs": results}, indent=2))
+    (output / f"{args.table_name}.md").write_text(table + "\n")
     print(table)
 
 
