@@ -1,4 +1,5 @@
-"""Sequence VAE with an LSTM encoder, a Double-LSTM decoder and adversarial word dropout (Miladinović et al., 2022).
+"""Sequence VAE with an LSTM encoder, a Double-LSTM decoder (or a single LSTM, or a causal Transformer) and
+adversarial word dropout (Miladinović et al., 2022).
 
 Notation: B = batch, L = padded length of `input_ids` (`<bos> w_1 ... w_n <eos>`, right-padded), T = L - 1 decoder
 steps (inputs `<bos> w_1 ... w_n`, targets `w_1 ... w_n <eos>`), V = vocabulary, D = latent size, H = decoder size.
