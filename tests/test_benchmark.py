@@ -56,7 +56,8 @@ def test_a_finished_run_is_reused_not_retrained(tmp_path):
     finished = tmp_path / "adversarial-seed3" / "benchmark_metrics.json"
     finished.parent.mkdir()
     finished.write_text('{"test_nll": 99.0}')
-    args = benchmark.parse_arguments(["--output_dir", str(tmp_path), "--data_dir", str(tmp_path / "absent")])
+    args = benchmark.parse_arguments(["--output_dir", str(tmp_path), "--data_dir", str(tmp_path / "absent"),
+                                      "--iw_samples", "0"])
     assert benchmark.run_method(args, "adversarial", 3) == {"test_nll": 99.0}
 
 
