@@ -225,27 +225,28 @@ def trainer_step_time(model, batches, repeats_dir) -> float:
     return statistics.median(step_times[1:])
 
 
+def bare_step_time(mode, decoder_type, args, batches) -> float:
+    """Median over repeats (each a fresh model and optimizer) of the median bare-loop step time."""
+    runs = []
+    for _ in range(args.speed_repeats):
+        model = speed_model(mode, args.preset, decoder_type)
+        runs.append(timed_steps(model, trainer_optimizer(model), batches, bare_step))
+    return statistics.median(runs)
+
+
 def run_speed(args):
     batches = speed_batches(10000, args.speed_steps)
     tokens_per_batch = sum(int(b["attention_mask"][:, 1:].sum()) for b in batches[:1])
     report = {"device": "cuda" if torch.cuda.is_available() else "cpu", "threads": torch.get_num_threads(),
               "preset": args.preset, "batch": "32 sentences x 22 predicted tokens", "repeats": args.speed_repeats}
     step_time = {}
-    for mode in ("none", "uniform", "adversarial"):
-        runs = []
-        for _ in range(args.speed_repeats):
-            model = speed_model(mode, args.preset)
-            optimizer = trainer_optimizer(model)
-            runs.append(timed_steps(model, optimizer, batches, bare_step))
-        step_time[mode] = statistics.median(runs)
-        report[f"tokens_per_second_{mode}"] = tokens_per_batch / step_time[mode]
+    for key, mode, decoder_type in (("none", "none", "double_lstm"), ("uniform", "uniform", "double_lstm"),
+                                    ("adversarial", "adversarial", "double_lstm"),
+                                    ("transformer_none", "none", "transformer"),
+                                    ("transformer_adversarial", "adversarial", "transformer")):
+        step_time[key] = bare_step_time(mode, decoder_type, args, batches)
+        report[f"tokens_per_second_{key}"] = tokens_per_batch / step_time[key]
     report["awd_over_plain_step_time"] = step_time["adversarial"] / step_time["none"]
-    for mode in ("none", "adversarial"):
-        runs = []
-        for _ in range(args.speed_repeats):
-            model = speed_model(mode, args.preset, decoder_type="transformer")
-            runs.append(timed_steps(model, trainer_optimizer(model), batches, bare_step))
-        report[f"tokens_per_second_transformer_{mode}"] = tokens_per_batch / statistics.median(runs)
     trainer_runs = [trainer_step_time(speed_model("adversarial", args.preset), batches, f"{args.output_dir}/speed")
                     for _ in range(args.speed_repeats)]
     report["trainer_over_bare_loop_step_time"] = statistics.median(trainer_runs) / step_time["adversarial"]
