@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 
+import torch
 import transformers
 from transformers import HfArgumentParser
 
@@ -46,6 +47,10 @@ def main(argv=None):
               "or with trust_remote_code=True without it.")
     if stage_for_later_upload:
         stage_after_offline_training(training_args)
+    if torch.distributed.is_initialized():
+        # Tear the gloo/NCCL group down before exit: left to interpreter shutdown, a rank can abort ("terminate
+        # called without an active exception") after the work is saved, and the launcher reports a failure.
+        torch.distributed.destroy_process_group()
 
 
 if __name__ == "__main__":
