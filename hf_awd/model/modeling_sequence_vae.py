@@ -64,42 +64,48 @@ def thresholded_kl(kl_per_dimension: torch.Tensor, free_bits: float) -> torch.Te
     return kl_per_dimension.mean(dim=0).clamp(min=free_bits).sum()
 
 
-class DoubleLSTMDecoder(nn.Module):
+def with_latent(embeddings: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """Every decoder reads z at every step: embeddings (B, T, E), z (B, D) -> [embedding; z] (B, T, E + D)."""
+    return torch.cat([embeddings, z.unsqueeze(1).expand(-1, embeddings.size(1), -1)], dim=-1)
+
+
+class RecurrentDecoder(nn.Module):
+    """The LSTM decoders' state starts at h0 = W z (no bias), c0 = 0, as in the authors' code."""
+
+    def initial_state(self, h0: torch.Tensor):
+        """(h0, c0 = 0) from the projected latent code h0 (B, H)."""
+        return h0, torch.zeros_like(h0)
+
+
+class DoubleLSTMDecoder(RecurrentDecoder):
     """Appendix A: per step, a first LSTM cell reads z and the previous state, then a second cell reads
-    [embedding; z] starting from the first cell's state. Both branches give z a skip connection to the output.
-    The state starts at h0 = W z (no bias), c0 = 0, as in the authors' code."""
+    [embedding; z] starting from the first cell's state. Both branches give z a skip connection to the output."""
 
     def __init__(self, config: SequenceVAEConfig):
         super().__init__()
         self.predict_cell = nn.LSTMCell(config.latent_size, config.decoder_hidden_size)
         self.update_cell = nn.LSTMCell(config.embedding_size + config.latent_size, config.decoder_hidden_size)
 
-    def initial_state(self, h0: torch.Tensor):
-        """(h0, c0 = 0) from the projected latent code h0 (B, H)."""
-        return h0, torch.zeros_like(h0)
-
     def forward(self, embeddings: torch.Tensor, z: torch.Tensor, state):
         """embeddings (B, T, E), z (B, D), state (h, c) each (B, H) -> outputs (B, T, H), state."""
-        inputs = torch.cat([embeddings, z.unsqueeze(1).expand(-1, embeddings.size(1), -1)], dim=-1)
         outputs = []
-        for step_input in inputs.unbind(dim=1):
+        for step_input in with_latent(embeddings, z).unbind(dim=1):
             state = self.update_cell(step_input, self.predict_cell(z, state))
             outputs.append(state[0])
         return torch.stack(outputs, dim=1), state
 
 
-class LSTMDecoder(nn.Module):
+class LSTMDecoder(RecurrentDecoder):
     """Ablation: a single LSTM fed [embedding; z] at every step (cuDNN/fused kernels over the whole sequence)."""
 
     def __init__(self, config: SequenceVAEConfig):
         super().__init__()
         self.lstm = nn.LSTM(config.embedding_size + config.latent_size, config.decoder_hidden_size, batch_first=True)
 
-    initial_state = DoubleLSTMDecoder.initial_state
-
     def forward(self, embeddings: torch.Tensor, z: torch.Tensor, state):
-        inputs = torch.cat([embeddings, z.unsqueeze(1).expand(-1, embeddings.size(1), -1)], dim=-1)
-        outputs, (h, c) = self.lstm(inputs, (state[0].unsqueeze(0).contiguous(), state[1].unsqueeze(0).contiguous()))
+        """embeddings (B, T, E), z (B, D), state (h, c) each (B, H) -> outputs (B, T, H), state."""
+        h0, c0 = (s.unsqueeze(0).contiguous() for s in state)
+        outputs, (h, c) = self.lstm(with_latent(embeddings, z), (h0, c0))
         return outputs, (h.squeeze(0), c.squeeze(0))
 
 
@@ -157,8 +163,7 @@ class TransformerDecoder(nn.Module):
 
     def forward(self, embeddings: torch.Tensor, z: torch.Tensor, state):
         """embeddings (B, T, E), z (B, D), state: the prefix (B, H) or the cache -> outputs (B, T, H), cache."""
-        inputs = torch.cat([embeddings, z.unsqueeze(1).expand(-1, embeddings.size(1), -1)], dim=-1)
-        x = self.input_projection(inputs)
+        x = self.input_projection(with_latent(embeddings, z))
         starting = isinstance(state, torch.Tensor)
         if starting:
             x, state = torch.cat([state.unsqueeze(1), x], dim=1), None
