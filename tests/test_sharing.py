@@ -9,6 +9,7 @@ import json
 import re
 import shutil
 import time
+import tomllib
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -21,6 +22,7 @@ from transformers import AutoModel, AutoTokenizer
 
 from hf_awd.sharing import HubUnreachableError, push_checkpoint, stage_for_upload
 from hf_awd.sharing import push as push_module
+from hf_awd.sharing.model_card import TEMPLATE_PATH
 
 from .conftest import REPO_ROOT, run_without_hf_awd
 from .test_train_script import TINY, load_train_script
@@ -217,3 +219,11 @@ def test_online_train_pushes_with_the_trainer_and_our_model_card(fake_hub, tmp_p
     assert "adversarial word dropout (AWD)" in card and "fine-tuned version of" not in card
     assert front_matter(fake_hub.repos / "me" / "online" / "README.md")["model-index"][0]["name"] == "online"
     assert not (tmp_path / "run" / "hub_upload").exists()
+
+
+def test_wheels_carry_the_model_card_template_of_model_cards_folder(tmp_path):
+    """Cards must render from an installed (non-editable) package too: the template ships as package data."""
+    source = REPO_ROOT / "model_cards" / "README_TEMPLATE.md"
+    assert TEMPLATE_PATH.read_text() == source.read_text()
+    package_data = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
+    assert TEMPLATE_PATH.name in package_data["hf_awd.sharing"]

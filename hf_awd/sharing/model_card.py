@@ -16,7 +16,9 @@ from pathlib import Path
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from safetensors import safe_open
 
-TEMPLATE_PATH = Path(__file__).resolve().parents[2] / "model_cards" / "README_TEMPLATE.md"
+# A link to model_cards/README_TEMPLATE.md that setuptools copies into wheels as a file, so installed packages
+# render cards too.
+TEMPLATE_PATH = Path(__file__).parent / "README_TEMPLATE.md"
 WORDNET_LICENSE_PATH = Path(__file__).resolve().parents[1] / "data" / "wordnet" / "LICENSE"
 RUN_ARGUMENTS_NAME = "run_arguments.json"
 TAGS = ["sequence-vae", "vae", "text-generation", "custom_code"]
@@ -93,7 +95,7 @@ def build_model_card(checkpoint_dir, evaluation_json=None, dataset_name=None, re
         eval_results=[result for evaluation in evaluations for result in eval_results(evaluation, data)] or None,
     )
     context = card_context(checkpoint_dir, config, run_arguments, state, data, evaluations)
-    return ModelCard.from_template(card_data, template_path=str(_template_path()), model_name=model_name,
+    return ModelCard.from_template(card_data, template_path=str(TEMPLATE_PATH), model_name=model_name,
                                    model_id=repo_id or "PATH_OR_REPO_ID", **context)
 
 
@@ -112,13 +114,6 @@ def save_run_arguments(output_dir, model_args, data_args, training_args) -> None
 
 def _read_json(path: Path) -> dict | None:
     return json.loads(path.read_text()) if path.is_file() else None
-
-
-def _template_path() -> Path:
-    if not TEMPLATE_PATH.is_file():  # model_cards/ is part of the source tree, not of an installed wheel
-        raise FileNotFoundError(f"model card template not found at {TEMPLATE_PATH}; install hf_awd with "
-                                "`pip install -e .` from its repository")
-    return TEMPLATE_PATH
 
 
 def load_run_arguments(checkpoint_dir: Path) -> dict:
