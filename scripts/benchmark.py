@@ -54,6 +54,9 @@ METHODS = {  # method -> scripts/train.py arguments on top of the preset (R as i
     # The Transformer decoder, with and without AWD.
     "transformer": [*TRANSFORMER, *NO_DROPOUT],
     "transformer+adversarial": [*TRANSFORMER, *AWD],
+    # ...and with free bits, where z stays in use, so AWD's effect is measured on a model that has not collapsed.
+    "transformer+free-bits": [*TRANSFORMER, *NO_DROPOUT, *FREE_BITS],
+    "transformer+adversarial+free-bits": [*TRANSFORMER, *AWD, *FREE_BITS],
 }
 PAPER_METHODS = ("none", "uniform", "adversarial")
 # Every preset trains the paper's objective: no free bits, KL weight annealed linearly from 0.1 (the authors' start).
