@@ -133,8 +133,11 @@ def importance_weighted_test(checkpoint: Path, test_file: Path, iw_samples: int,
     return {"test_nll": metrics["nll"], "test_ppl": metrics["ppl"], "iw_samples": iw_samples}
 
 
-def mean_std(values):
-    return (statistics.mean(values), statistics.stdev(values) if len(values) > 1 else 0.0)
+def table_cell(values) -> str:
+    """mean ± std over seeds; a single run has no spread to show; "-" where no run measured it (no IW pass)."""
+    if not values:
+        return "-"
+    return "{:.2f}".format(values[0]) if len(values) == 1 else f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
 def markdown_table(results: dict, command: str) -> str:
@@ -142,13 +145,11 @@ def markdown_table(results: dict, command: str) -> str:
              "| method | " + " | ".join(label for _, label in COLUMNS) + " | paper -ELBO / KL / MI |",
              "|---" * (len(COLUMNS) + 2) + "|"]
     for method, runs in results.items():
-        cells = []
-        for key, _ in COLUMNS:
-            values = [run[key] for run in runs if key in run]
-            cells.append("{:.2f} ± {:.2f}".format(*mean_std(values)) if values else "-")  # "-": no IW pass
+        cells = [table_cell([run[key] for run in runs if key in run]) for key, _ in COLUMNS]
         paper = PAPER_PTB.get(method)
         paper_cell = f"{paper['neg_elbo']} / {paper['kl']} / {paper['mutual_information']}" if paper else "-"
-        lines.append(f"| {method} ({len(runs)} seeds) | " + " | ".join(cells) + f" | {paper_cell} |")
+        seeds = f"{len(runs)} seed" + ("s" if len(runs) > 1 else "")
+        lines.append(f"| {method} ({seeds}) | " + " | ".join(cells) + f" | {paper_cell} |")
     return "\n".join(lines)
 
 

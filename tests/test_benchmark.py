@@ -66,4 +66,6 @@ def test_runs_without_the_importance_weighted_pass_show_a_dash():
     run = {"test_neg_elbo": 101.0, "test_kl": 5.0, "test_mutual_information": 4.0, "test_active_units": 30}
     table = benchmark.markdown_table({"cyclical": [run]}, "python scripts/benchmark.py")
     row = next(line for line in table.splitlines() if line.startswith("| cyclical"))
-    assert row.startswith("| cyclical (1 seeds) | - | - | 101.00 ± 0.00")
+    assert row.startswith("| cyclical (1 seed) | - | - | 101.00 | 5.00 |")
+    two_seeds = benchmark.markdown_table({"cyclical": [run, {**run, "test_neg_elbo": 103.0}]}, "")
+    assert "| cyclical (2 seeds) | - | - | 102.00 ± 1.41 | 5.00 ± 0.00 |" in two_seeds
