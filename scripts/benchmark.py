@@ -137,7 +137,9 @@ def table_cell(values) -> str:
     """mean ± std over seeds; a single run has no spread to show; "-" where no run measured it (no IW pass)."""
     if not values:
         return "-"
-    return "{:.2f}".format(values[0]) if len(values) == 1 else f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
 def markdown_table(results: dict, command: str) -> str:

@@ -221,7 +221,7 @@ def test_online_train_pushes_with_the_trainer_and_our_model_card(fake_hub, tmp_p
     assert not (tmp_path / "run" / "hub_upload").exists()
 
 
-def test_wheels_carry_the_model_card_template_of_model_cards_folder(tmp_path):
+def test_wheels_carry_the_model_card_template_of_model_cards_folder():
     """Cards must render from an installed (non-editable) package too: the template ships as package data."""
     source = REPO_ROOT / "model_cards" / "README_TEMPLATE.md"
     assert TEMPLATE_PATH.read_text() == source.read_text()
