@@ -1,92 +1,72 @@
-"""Reproduce the paper's comparison (no dropout vs uniform word dropout vs AWD) and measure training speed.
+"""Compare methods on equal terms (no dropout, uniform word dropout, AWD, collapse remedies) and measure speed.
 
-Quality: trains and evaluates every method on the same data and model size, for several seeds, then writes JSON and
-a Markdown table (mean ± std of IW-NLL, PPL, -ELBO, KL, MI, AU) with the paper's PTB figures beside ours.
+Quality: trains and evaluates every run (corpus x preset x recipe x method x rate x lambda x seed, see
+`hf_awd.experiments`) and writes JSON and a Markdown table (mean ± std over seeds of IW-NLL, PPL, -ELBO, KL, MI,
+AU), with the paper's PTB figures beside ours. Finished runs are reused, so a table can be assembled over several
+invocations (or sessions).
 
-    python scripts/benchmark.py --preset cpu --seeds 0 1                   # PTB from ../shared/data/ptb
-    python scripts/benchmark.py --preset paper --data_dir /path/to/ptb     # paper sizes and schedule, for a GPU
-    python scripts/benchmark.py --speed                                     # tokens/s and step-time ratios
-    python scripts/benchmark.py --profile                                   # where an AWD step spends its time
+    python scripts/benchmark.py --corpus ptb --preset cpu --recipes authors ours --seeds 0 1 --jobs 2
+    python scripts/benchmark.py --methods uniform adversarial --rates 0.2 0.3 0.4    # equal-R comparison
+    python scripts/benchmark.py --preset paper --jobs 3 --extra --max_train_minutes 9  # one GPU, side by side
+    python scripts/benchmark.py --speed                                               # tokens/s, step-time ratios
+    python scripts/benchmark.py --profile                                             # where an AWD step goes
 
-Presets: `cpu` fits each method in about 15 minutes on 2 CPU cores; `paper` follows Section 5 (decoder 2048,
-Polyak 0.9995, LR decay 0.96, KL annealing, early stopping on validation ELBO, 500 importance samples).
+Presets: `cpu` (4,000 steps of 32 sentences, decoder 512) fits a run in about 30 minutes on one CPU core;
+`paper` follows Section 5 (decoder 2048, 40 epochs, KL weight 0.1 + 3e-5 per step, Polyak 0.9995, early stopping
+on validation -ELBO, 500 importance samples). Recipes: `authors` (SGD lr 1 for the VAE, Adam for the adversary,
+U(+-0.01) weights) and `ours` (AdamW on both, Xavier). `--jobs N` trains N runs side by side, each with
+`--threads` threads.
 """
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
 from pathlib import Path
 
 import torch
 from datasets import Dataset
-from transformers import HfArgumentParser, TrainerCallback
+from transformers import TrainerCallback
 
 from hf_awd import AWDTrainer, SequenceVAE, SequenceVAEConfig
-from hf_awd.data import load_text_splits
-from hf_awd.evaluation import evaluate_checkpoint
 from hf_awd.evaluation.evaluate import iw_log_likelihood_batch
-from hf_awd.training import AWDTrainingArguments, DataArguments, ModelArguments
-from hf_awd.training.pipeline import train_sequence_vae
+from hf_awd.experiments import CORPORA, METHODS, PRESETS, RECIPES, Run, train_run
+from hf_awd.training import AWDTrainingArguments
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-PAPER_PTB = {  # Table 5 of the paper: -ELBO, KL, MI on the PTB test set
-    "none": {"neg_elbo": 102.6, "kl": 1.1, "mutual_information": 0.8},
-    "uniform": {"neg_elbo": 101.4, "kl": 5.1, "mutual_information": 4.2},
-    "adversarial": {"neg_elbo": 99.7, "kl": 5.1, "mutual_information": 4.3},
-}
-NO_DROPOUT = ["--word_dropout", "none", "--word_dropout_rate", "0"]
-AWD = ["--word_dropout", "adversarial", "--word_dropout_rate", "0.2", "--adversary_kl_weight", "1"]
-FREE_BITS = ["--free_bits", "0.2"]
-TRANSFORMER = ["--decoder_type", "transformer", "--decoder_layers", "2", "--decoder_attention_heads", "4"]
-METHODS = {  # method -> scripts/train.py arguments on top of the preset (R as in the paper's Table 5 for PTB)
-    # The paper's comparison (Table 5).
-    "none": NO_DROPOUT,
-    "uniform": ["--word_dropout", "uniform", "--word_dropout_rate", "0.4"],
-    "adversarial": AWD,
-    # Other posterior-collapse remedies, alone and with AWD.
-    "free-bits": [*NO_DROPOUT, *FREE_BITS],
-    "adversarial+free-bits": [*AWD, *FREE_BITS],
-    "cyclical": [*NO_DROPOUT, "--kl_annealing", "cyclical", "--kl_cycles", "4", "--kl_annealing_steps", "330"],
-    "beta-0.5": [*NO_DROPOUT, "--beta", "0.5"],
-    "fbp": [*NO_DROPOUT, *FREE_BITS, "--autoencoder_pretraining_steps", "300"],
-    # The Transformer decoder, with and without AWD.
-    "transformer": [*TRANSFORMER, *NO_DROPOUT],
-    "transformer+adversarial": [*TRANSFORMER, *AWD],
-    # ...and with free bits, where z stays in use, so AWD's effect is measured on a model that has not collapsed.
-    "transformer+free-bits": [*TRANSFORMER, *NO_DROPOUT, *FREE_BITS],
-    "transformer+adversarial+free-bits": [*TRANSFORMER, *AWD, *FREE_BITS],
+PAPER_PTB = {  # Table 5 of the paper: -ELBO, KL, MI on the PTB test set, at the paper's rates
+    "none": (102.6, 1.1, 0.8),
+    "uniform R=0.4": (101.4, 5.1, 4.2),
+    "adversarial R=0.2": (99.7, 5.1, 4.3),
 }
 PAPER_METHODS = ("none", "uniform", "adversarial")
-# Every preset trains the paper's objective: no free bits, KL weight annealed linearly from 0.1 (the authors' start).
-PRESETS = {
-    "cpu": ["--embedding_size", "256", "--encoder_hidden_size", "256", "--decoder_hidden_size", "512",
-            "--num_train_epochs", "2", "--per_device_train_batch_size", "64", "--kl_annealing_steps", "800",
-            "--kl_start_weight", "0.1", "--free_bits", "0"],
-    "paper": ["--embedding_size", "512", "--encoder_hidden_size", "1024", "--decoder_hidden_size", "2048",
-              "--num_train_epochs", "40", "--per_device_train_batch_size", "32", "--kl_annealing_steps", "10000",
-              "--kl_start_weight", "0.1", "--free_bits", "0", "--early_stopping_patience", "5"],
-}
-IW_SAMPLES = {"cpu": 20, "paper": 500}  # cpu: 20 keeps the test-set IW pass to minutes
 COLUMNS = [("test_nll", "IW-NLL"), ("test_ppl", "PPL"), ("test_neg_elbo", "-ELBO"), ("test_kl", "KL"),
            ("test_mutual_information", "MI"), ("test_active_units", "AU")]
 
 
 def parse_arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", choices=sorted(CORPORA), default="ptb",
+                        help="ptb (../shared/data/ptb) or wordnet (the embedded corpus)")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu")
-    parser.add_argument("--data_dir", default=str(REPO_ROOT.parent / "shared" / "data" / "ptb"),
-                        help="folder with train.txt, valid.txt, test.txt (default: ../shared/data/ptb)")
+    parser.add_argument("--recipes", nargs="+", choices=sorted(RECIPES), default=["authors"])
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(PAPER_METHODS),
-                        help="default: the paper's three; see METHODS for the remedies and the Transformer decoder")
+                        help="default: the paper's three; see hf_awd.experiments.METHODS for the others")
+    parser.add_argument("--rates", nargs="+", type=float,
+                        help="dropout rates R for every method with dropout (default: the corpus's paper-best R)")
+    parser.add_argument("--lambdas", nargs="+", type=float, help="adversary_kl_weight values for AWD methods")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--output_dir", default="benchmarks/results")
     parser.add_argument("--iw_samples", type=int, default=None,
-                        help=f"importance samples for the test IW-NLL/PPL (default per preset {IW_SAMPLES}; 0 = skip)")
+                        help="importance samples for the test IW-NLL/PPL (default per preset; 0 = skip)")
     parser.add_argument("--table_name", default="results", help="the table goes to OUTPUT_DIR/NAME.md and NAME.json")
+    parser.add_argument("--jobs", type=int, default=1, help="runs trained side by side (processes)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads per job (default: cores / jobs)")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
-                        help="further scripts/train.py arguments, appended to every run")
+                        help="further scripts/train.py arguments, appended to every run (they win)")
     parser.add_argument("--speed", action="store_true", help="measure throughput instead of quality")
     parser.add_argument("--speed_steps", type=int, default=20)
     parser.add_argument("--speed_repeats", type=int, default=3)
@@ -97,40 +77,30 @@ def parse_arguments(argv):
 
 # ---- quality ----
 
-def run_method(args, method, seed) -> dict:
-    """Train and evaluate one method; a run whose benchmark_metrics.json exists is reused (and gets the IW figures
-    if it lacks them), so a benchmark can be split over several processes (or resumed) and rerun to assemble the
-    table."""
-    output_dir = Path(args.output_dir) / f"{method}-seed{seed}"
-    finished = output_dir / "benchmark_metrics.json"
-    iw_samples = IW_SAMPLES[args.preset] if args.iw_samples is None else args.iw_samples
-    data = Path(args.data_dir)
-    if finished.exists():
-        metrics = json.loads(finished.read_text())
-        if iw_samples > 0 and "test_nll" not in metrics:
-            metrics.update(importance_weighted_test(output_dir, data / "test.txt", iw_samples, seed))
-            finished.write_text(json.dumps(metrics, indent=2))
-        return metrics
-    if not (data / "train.txt").exists():
-        raise SystemExit(f"no train.txt in {data}: pass --data_dir with train.txt, valid.txt and test.txt")
-    argv = [*PRESETS[args.preset], *METHODS[method], "--seed", str(seed), "--output_dir", str(output_dir),
-            "--train_file", str(data / "train.txt"), "--validation_file", str(data / "valid.txt"),
-            "--test_file", str(data / "test.txt"), "--min_frequency", "1", "--vocab_size", "20000", "--report_to", "none",
-            "--disable_tqdm", "true", "--logging_steps", "200", *args.extra]
-    parsed = HfArgumentParser((ModelArguments, DataArguments, AWDTrainingArguments)).parse_args_into_dataclasses(argv)
-    start = time.time()
-    metrics = train_sequence_vae(*parsed)
-    metrics["train_minutes"] = (time.time() - start) / 60
-    if iw_samples > 0:
-        metrics.update(importance_weighted_test(output_dir, data / "test.txt", iw_samples, seed))
-    finished.write_text(json.dumps(metrics, indent=2))
-    return metrics
+def benchmark_runs(args) -> list[Run]:
+    """Every run of the table: recipes x methods x rates (methods with dropout) x lambdas (AWD) x seeds."""
+    runs = []
+    for recipe in args.recipes:
+        for method in args.methods:
+            dropout = METHODS[method]["word_dropout"]
+            rates = [None] if dropout == "none" or not args.rates else args.rates
+            lambdas = args.lambdas if dropout == "adversarial" and args.lambdas else [None]
+            runs += [Run(args.corpus, args.preset, recipe, method, seed, rate, weight)
+                     for rate in rates for weight in lambdas for seed in args.seeds]
+    return runs
 
 
-def importance_weighted_test(checkpoint: Path, test_file: Path, iw_samples: int, seed: int) -> dict:
-    texts = load_text_splits(train_file=str(test_file))["train"]
-    metrics = evaluate_checkpoint(str(checkpoint), texts, iw_samples=iw_samples, seed=seed)
-    return {"test_nll": metrics["nll"], "test_ppl": metrics["ppl"], "iw_samples": iw_samples}
+def _train_in_worker(run, args):
+    torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // args.jobs))
+    return train_run(run, args.output_dir, args.iw_samples, args.extra)
+
+
+def run_all(runs: list[Run], args) -> list[dict]:
+    """Train (or reuse) every run, `args.jobs` at a time, each in its own process."""
+    if args.jobs <= 1:
+        return [train_run(run, args.output_dir, args.iw_samples, args.extra) for run in runs]
+    with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
+        return list(pool.map(_train_in_worker, runs, [args] * len(runs)))
 
 
 def table_cell(values) -> str:
@@ -142,26 +112,38 @@ def table_cell(values) -> str:
     return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
-def markdown_table(results: dict, command: str) -> str:
+def group_by_row(runs: list[Run], results: list[dict]) -> dict:
+    """Table rows: (recipe, method label) -> the metrics of its seeds, in run order."""
+    rows = {}
+    for run, metrics in zip(runs, results):
+        rows.setdefault((run.recipe, run.label), []).append(metrics)
+    return rows
+
+
+def markdown_table(rows: dict, command: str, corpus: str = "ptb") -> str:
+    recipes = {recipe for recipe, _ in rows}
     lines = [f"Command: `{command}`", "",
              "| method | " + " | ".join(label for _, label in COLUMNS) + " | paper -ELBO / KL / MI |",
              "|---" * (len(COLUMNS) + 2) + "|"]
-    for method, runs in results.items():
+    for (recipe, label), runs in rows.items():
         cells = [table_cell([run[key] for run in runs if key in run]) for key, _ in COLUMNS]
-        paper = PAPER_PTB.get(method)
-        paper_cell = f"{paper['neg_elbo']} / {paper['kl']} / {paper['mutual_information']}" if paper else "-"
+        paper = PAPER_PTB.get(label) if corpus == "ptb" else None
+        paper_cell = " / ".join(map(str, paper)) if paper else "-"
         seeds = f"{len(runs)} seed" + ("s" if len(runs) > 1 else "")
-        lines.append(f"| {method} ({seeds}) | " + " | ".join(cells) + f" | {paper_cell} |")
+        name = f"{label}, {recipe}" if len(recipes) > 1 else label
+        lines.append(f"| {name} ({seeds}) | " + " | ".join(cells) + f" | {paper_cell} |")
     return "\n".join(lines)
 
 
 def run_quality(args):
-    results = {method: [run_method(args, method, seed) for seed in args.seeds] for method in args.methods}
+    runs = benchmark_runs(args)
+    results = run_all(runs, args)
     command = "python scripts/benchmark.py " + " ".join(sys.argv[1:])
-    table = markdown_table(results, command)
+    table = markdown_table(group_by_row(runs, results), command, args.corpus)
     output = Path(args.output_dir)
-    (output / f"{args.table_name}.json").write_text(
-        json.dumps({"command": command, "preset": args.preset, "runs": results}, indent=2))
+    output.mkdir(parents=True, exist_ok=True)
+    (output / f"{args.table_name}.json").write_text(json.dumps(
+        {"command": command, "runs": {run.name: metrics for run, metrics in zip(runs, results)}}, indent=2))
     (output / f"{args.table_name}.md").write_text(table + "\n")
     print(table)
 
@@ -205,9 +187,9 @@ def speed_batches(vocab_size, count, batch_size=32, length=23, seed=0):
 
 
 def speed_model(mode, preset, decoder_type="double_lstm"):
-    sizes = dict(zip(PRESETS[preset][0:6:2], PRESETS[preset][1:6:2]))
+    sizes = {key: PRESETS[preset][key] for key in ("embedding_size", "encoder_hidden_size", "decoder_hidden_size")}
     config = SequenceVAEConfig(vocab_size=10000, word_dropout=mode, word_dropout_rate=0.2 if mode != "none" else 0.0,
-                               decoder_type=decoder_type, **{key.lstrip("-"): int(value) for key, value in sizes.items()})
+                               decoder_type=decoder_type, **sizes)
     return SequenceVAE(config).train()
 
 

@@ -4,7 +4,6 @@ import importlib.util
 import json
 import math
 import sys
-from collections import defaultdict
 from types import SimpleNamespace
 
 import pytest
@@ -26,7 +25,8 @@ from hf_awd.analysis import (
 )
 from hf_awd.analysis.pos import LEXICON
 from hf_awd.data import build_word_tokenizer, encode_sentences, pad_batch
-from hf_awd.model.adversary import num_words_to_drop
+from hf_awd.model.adversary import num_words_to_drop, smallest_k_mask
+from hf_awd.training.diagnostics import adversary_statistics
 
 from .conftest import REPO_ROOT, tiny_config
 
@@ -174,19 +174,34 @@ def test_frequency_buckets_follow_the_vocabulary_rank():
 # ---- training statistics (paper Figure 3) ----
 
 
-def test_record_statistics_computes_the_score_statistics_over_words():
-    scores = torch.tensor([[9.0, 1.0, -2.0, 7.0], [9.0, -3.0, 0.5, 4.0]])  # <bos> and padding/eos must not count
-    attention_mask = torch.tensor([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]])  # words: row 0 -> 1; row 1 -> 2, 3 (T=4)
-    outputs = SimpleNamespace(reconstruction_nll=torch.tensor([3.0, 5.0]), kl=torch.tensor([1.0, 2.0]),
-                              adversary_regularizer=torch.tensor([0.5, 0.1]), drop_mask=torch.zeros(2, 4),
-                              adversary_scores=scores)
-    trainer = SimpleNamespace(model=SimpleNamespace(kl_weight=0.5), _train_statistics=defaultdict(list))
-    AWDTrainer._record_statistics(trainer, {"attention_mask": attention_mask}, outputs)
-    stats = {key: values[0].item() for key, values in trainer._train_statistics.items()}
-    word_scores = torch.tensor([1.0, -3.0, 0.5, 4.0])
-    assert stats["score_l1"] == pytest.approx((1.0 + 7.5) / 2)  # sum |s_i| per sentence, mean over sentences
-    assert stats["score_abs_mean"] == pytest.approx(word_scores.abs().mean().item())
-    assert stats["score_std"] == pytest.approx(word_scores.std().item())
+def test_adversary_statistics_by_hand():
+    # Two sentences; <bos> (column 0) and padding are not words. Row 0 has words at 1, 2; row 1 at 1, 2, 3.
+    words = torch.tensor([[False, True, True, False], [False, True, True, True]])
+    mean = torch.tensor([[5.0, 1.0, 3.0, 9.0], [5.0, 0.0, 0.0, 3.0]])
+    logvar = torch.tensor([[0.0, 0.0, 2.0, 0.0], [0.0, 0.0, 0.0, 0.0]])  # sigma 1, 1, e, 1 / 1, 1, 1
+    drop_mask = torch.tensor([[0.0, 1.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0]])  # K = 1 in each row
+    outputs = SimpleNamespace(adversary_score_mean=mean, adversary_score_logvar=logvar, drop_mask=drop_mask,
+                              adversary_scores=mean, adversary_regularizer=torch.tensor([0.5, 0.1]))
+    stats = {key: value.item() for key, value in adversary_statistics(outputs, words).items()}
+    # population std of (1, 3) = 1; of (0, 0, 3) = sqrt(2); averaged over the two sentences
+    assert stats["adversary_mean_spread"] == pytest.approx((1.0 + math.sqrt(2.0)) / 2)
+    assert stats["adversary_sigma"] == pytest.approx((1 + math.e + 3) / 5)
+    assert stats["drop_agreement_chance"] == pytest.approx((1 / 2 + 1 / 3) / 2)  # sum K^2/T / sum K
+    assert stats["score_l1"] == pytest.approx((4.0 + 3.0) / 2)
+    assert 0.0 <= stats["drop_agreement"] <= 1.0
+
+
+def test_drop_agreement_is_one_for_a_certain_adversary_and_near_chance_for_a_flat_one():
+    torch.manual_seed(0)
+    words = torch.ones(512, 10, dtype=torch.bool)
+    k = torch.full((512,), 3)
+    certain = torch.arange(10.0).expand(512, 10)  # always drops positions 0, 1, 2
+    for mean, logvar, expected in ((certain, torch.full((512, 10), -20.0), 1.0),
+                                   (torch.zeros(512, 10), torch.zeros(512, 10), 0.3)):
+        drop_mask = smallest_k_mask(mean + (0.5 * logvar).exp() * torch.randn(512, 10), k, words)
+        outputs = SimpleNamespace(adversary_score_mean=mean, adversary_score_logvar=logvar, drop_mask=drop_mask,
+                                  adversary_scores=mean, adversary_regularizer=torch.zeros(512))
+        assert adversary_statistics(outputs, words)["drop_agreement"].item() == pytest.approx(expected, abs=0.02)
 
 
 class RecordingTrainer(AWDTrainer):
@@ -194,19 +209,22 @@ class RecordingTrainer(AWDTrainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         loss, outputs = super().compute_loss(model, inputs, return_outputs=True)
-        self.batches.append((inputs["attention_mask"].clone(), outputs.adversary_scores.detach().clone()))
+        self.batches.append((inputs["attention_mask"].clone(), outputs.adversary_scores.detach().clone(),
+                             outputs.adversary_score_mean.detach().clone()))
         return (loss, outputs) if return_outputs else loss
 
 
-class AdversaryGradients(TrainerCallback):
-    """The adversary's gradient norm as the optimiser sees it, computed independently of the trainer."""
+class PlayerGradients(TrainerCallback):
+    """Each player's gradient norm as the optimiser sees it (after clipping), computed apart from the trainer."""
 
     def __init__(self):
         self.norms = []
 
     def on_optimizer_step(self, args, state, control, model=None, **kwargs):
-        squares = sum(param.grad.pow(2).sum() for param in model.adversary.parameters() if param.grad is not None)
-        self.norms.append(math.sqrt(squares))
+        norms = {"vae": 0.0, "adversary": 0.0}
+        for name, param in model.named_parameters():
+            norms["adversary" if name.startswith("adversary.") else "vae"] += param.grad.pow(2).sum().item()
+        self.norms.append({player: math.sqrt(total) for player, total in norms.items()})
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +236,7 @@ def tiny_run(tokenizer, tmp_path_factory):
     args = AWDTrainingArguments(output_dir=str(output_dir), max_steps=3, logging_steps=1, per_device_train_batch_size=4,
                                 report_to="none", eval_strategy="no", save_strategy="no", load_best_model_at_end=False,
                                 polyak_decay=0.0, max_grad_norm=1.0, disable_tqdm=True, seed=0)
-    gradients = AdversaryGradients()
+    gradients = PlayerGradients()
     trainer = RecordingTrainer(model=tiny_model(tokenizer).train(), args=args, train_dataset=dataset,
                                data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer,
                                callbacks=[gradients])
@@ -230,22 +248,25 @@ def tiny_run(tokenizer, tmp_path_factory):
     return SimpleNamespace(output_dir=output_dir, logs=logs, batches=trainer.batches, gradient_norms=gradients.norms)
 
 
-def test_logged_score_statistics_match_a_direct_computation(tiny_run):
+def test_logged_adversary_statistics_match_a_direct_computation(tiny_run):
     assert len(tiny_run.logs) == len(tiny_run.batches) == 3
-    for log, (attention_mask, scores) in zip(tiny_run.logs, tiny_run.batches):
+    for log, (attention_mask, scores, means) in zip(tiny_run.logs, tiny_run.batches):
         words = attention_mask[:, 1:].bool().clone()
         words[:, 0] = False
-        word_scores = scores[words]
         assert log["score_l1"] == pytest.approx(sum(row[mask].abs().sum() for row, mask in zip(scores, words)).item()
                                                 / len(scores), abs=1e-4)
-        assert log["score_abs_mean"] == pytest.approx(word_scores.abs().mean().item(), abs=1e-4)
-        assert log["score_std"] == pytest.approx(word_scores.std().item(), abs=1e-4)
+        spreads = [row[mask].std(correction=0).item() for row, mask in zip(means, words) if mask.sum() >= 2]
+        assert log["adversary_mean_spread"] == pytest.approx(sum(spreads) / len(spreads), abs=1e-4)
+        for key in ("adversary_sigma", "drop_agreement", "drop_agreement_chance", "adversary_regularizer"):
+            assert key in log, key
 
 
-def test_logged_adversary_gradient_norm_is_the_norm_of_its_gradients(tiny_run):
-    logged = [log["adversary_grad_norm"] for log in tiny_run.logs]
-    assert logged == pytest.approx(tiny_run.gradient_norms, abs=1e-4)
-    assert all(0 < norm <= 1.0 + 1e-4 for norm in logged)  # measured after clipping to max_grad_norm=1
+def test_each_player_is_clipped_on_its_own_and_the_adversary_norm_is_logged(tiny_run):
+    logged = [log["adversary_grad_norm"] for log in tiny_run.logs]  # before clipping
+    for before, after in zip(logged, tiny_run.gradient_norms):
+        assert after["vae"] <= 1.0 + 1e-4 and after["adversary"] <= 1.0 + 1e-4  # max_grad_norm=1 for each player
+        assert after["adversary"] == pytest.approx(min(before, 1.0), abs=1e-4)
+        assert after["vae"] > 0.5  # the VAE's step is not shrunk by the adversary's gradient
 
 
 def test_plot_training_writes_a_png(tiny_run, tmp_path):

@@ -1,6 +1,9 @@
 """scripts/benchmark.py: the results table (the runs themselves take minutes each and are not part of the suite)."""
 
 import importlib.util
+from itertools import product
+
+import pytest
 
 from .conftest import REPO_ROOT
 
@@ -16,12 +19,26 @@ def test_markdown_table_reports_mean_and_std_beside_the_paper():
     benchmark = load_benchmark()
     run = {"test_nll": 100.0, "test_ppl": 120.0, "test_neg_elbo": 101.0, "test_kl": 5.0,
            "test_mutual_information": 4.0, "test_active_units": 30}
-    results = {"adversarial": [run, {**run, "test_kl": 7.0}]}
-    table = benchmark.markdown_table(results, "python scripts/benchmark.py")
+    rows = {("authors", "adversarial R=0.2"): [run, {**run, "test_kl": 7.0}]}
+    table = benchmark.markdown_table(rows, "python scripts/benchmark.py")
     row = next(line for line in table.splitlines() if line.startswith("| adversarial"))
     assert "6.00 ± 1.41" in row  # KL mean and sample std over the two seeds
     assert row.endswith("99.7 / 5.1 / 4.3 |")
     assert table.startswith("Command: `python scripts/benchmark.py`")
+    other_rate = benchmark.markdown_table({("authors", "adversarial R=0.3"): [run]}, "")
+    assert other_rate.splitlines()[-1].endswith("| - |")  # the paper has no PTB figure at R=0.3
+
+
+def test_runs_of_a_benchmark_cover_rates_lambdas_recipes_and_seeds(tmp_path):
+    benchmark = load_benchmark()
+    args = benchmark.parse_arguments(["--methods", "none", "uniform", "adversarial", "--rates", "0.2", "0.4",
+                                      "--lambdas", "0.1", "1", "--recipes", "authors", "ours", "--seeds", "0", "1"])
+    runs = benchmark.benchmark_runs(args)
+    # per recipe and seed: none once, uniform at 2 rates, AWD at 2 rates x 2 lambdas
+    assert len(runs) == 2 * 2 * (1 + 2 + 4)
+    assert len({run.name for run in runs}) == len(runs)
+    names = {run.name for run in runs}
+    assert "ptb-cpu-ours-adversarial-R0.4-lambda0.1-seed1" in names and "ptb-cpu-authors-none-seed0" in names
 
 
 def test_speed_batches_are_identical_for_every_method():
@@ -31,41 +48,55 @@ def test_speed_batches_are_identical_for_every_method():
     assert first[0]["input_ids"].shape == (32, 23) and (first[0]["input_ids"][:, 0] == 2).all()
 
 
-def test_every_method_is_a_valid_training_configuration(tmp_path):
-    """Each method's arguments parse on top of each preset and give a valid model config (no typo waits until a
-    15-minute run reaches it)."""
-    from transformers import HfArgumentParser
+def test_every_run_is_a_valid_training_configuration(tmp_path):
+    """Each method parses on top of each preset, recipe and corpus and gives a valid model config (no typo waits
+    until a 30-minute run reaches it)."""
+    from hf_awd.experiments import CORPORA, METHODS, PRESETS, RECIPES, Run, run_arguments
 
-    from hf_awd.training import AWDTrainingArguments, DataArguments, ModelArguments
+    for preset, recipe, corpus, method in product(PRESETS, RECIPES, CORPORA, METHODS):
+        run = Run(corpus, preset, recipe, method, seed=0)
+        model_args, data_args, training_args = run_arguments(run.options(), ["--output_dir", str(tmp_path),
+                                                                             "--report_to", "none"])
+        assert training_args.free_bits == (0.2 if "free-bits" in method or method == "fbp" else 0.0), method
+        assert model_args.word_dropout_rate == run.word_dropout_rate
+        assert (model_args.word_dropout == "adversarial") == ("adversarial" in method), method
+        assert (model_args.decoder_type == "transformer") == ("transformer" in method), method
+        assert (data_args.train_file is None) == (corpus == "wordnet")
+        assert training_args.kl_start_weight == 0.1 and training_args.kl_annealing_steps > 0
+        if recipe == "authors":
+            assert training_args.optim == "sgd" and training_args.learning_rate == 1.0
+            assert model_args.initialization == "authors"
 
-    benchmark = load_benchmark()
-    parser = HfArgumentParser((ModelArguments, DataArguments, AWDTrainingArguments))
-    for preset in benchmark.PRESETS:
-        for method, arguments in benchmark.METHODS.items():
-            model_args, _, training_args = parser.parse_args_into_dataclasses(
-                [*benchmark.PRESETS[preset], *arguments, "--output_dir", str(tmp_path), "--report_to", "none"])
-            assert training_args.free_bits == (0.2 if "free-bits" in method or method == "fbp" else 0.0), method
-            config = benchmark.SequenceVAEConfig(**{name: getattr(model_args, name) for name in
-                                                    ("word_dropout", "word_dropout_rate", "decoder_type")})
-            assert (config.word_dropout == "adversarial") == ("adversarial" in method), method
-            assert (config.decoder_type == "transformer") == ("transformer" in method), method
+
+def test_paper_rates_and_sizes_follow_the_corpus():
+    from hf_awd.experiments import Run, run_arguments
+
+    assert Run("ptb", method="adversarial").word_dropout_rate == 0.2
+    assert Run("ptb", method="uniform").word_dropout_rate == 0.4
+    assert Run("wordnet", method="adversarial").word_dropout_rate == 0.3
+    assert Run("ptb", method="uniform", rate=0.3).word_dropout_rate == 0.3
+    assert Run("ptb", method="none", rate=0.3).word_dropout_rate == 0.0
+    model_args, _, training_args = run_arguments(Run("wordnet", "paper").options(), ["--output_dir", "x"])
+    assert model_args.decoder_hidden_size == 1024 and training_args.polyak_warmup is False
+    with pytest.raises(ValueError, match="unknown recipe"):
+        Run(recipe="mine")
 
 
 def test_a_finished_run_is_reused_not_retrained(tmp_path):
-    benchmark = load_benchmark()
-    finished = tmp_path / "adversarial-seed3" / "benchmark_metrics.json"
+    from hf_awd.experiments import Run, train_run
+
+    run = Run("ptb", method="adversarial", seed=3)
+    finished = tmp_path / run.name / "benchmark_metrics.json"
     finished.parent.mkdir()
     finished.write_text('{"test_nll": 99.0}')
-    args = benchmark.parse_arguments(["--output_dir", str(tmp_path), "--data_dir", str(tmp_path / "absent"),
-                                      "--iw_samples", "0"])
-    assert benchmark.run_method(args, "adversarial", 3) == {"test_nll": 99.0}
+    assert train_run(run, tmp_path, iw_samples=0) == {"test_nll": 99.0}
 
 
 def test_runs_without_the_importance_weighted_pass_show_a_dash():
     benchmark = load_benchmark()
     run = {"test_neg_elbo": 101.0, "test_kl": 5.0, "test_mutual_information": 4.0, "test_active_units": 30}
-    table = benchmark.markdown_table({"cyclical": [run]}, "python scripts/benchmark.py")
+    table = benchmark.markdown_table({("authors", "cyclical"): [run]}, "python scripts/benchmark.py")
     row = next(line for line in table.splitlines() if line.startswith("| cyclical"))
     assert row.startswith("| cyclical (1 seed) | - | - | 101.00 | 5.00 |")
-    two_seeds = benchmark.markdown_table({"cyclical": [run, {**run, "test_neg_elbo": 103.0}]}, "")
+    two_seeds = benchmark.markdown_table({("authors", "cyclical"): [run, {**run, "test_neg_elbo": 103.0}]}, "")
     assert "| cyclical (2 seeds) | - | - | 102.00 ± 1.41 | 5.00 ± 0.00 |" in two_seeds

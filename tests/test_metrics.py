@@ -84,8 +84,8 @@ def test_mi_zero_when_posterior_ignores_x():
     # every x gets the same posterior N(1.5, e^-1) -> q(z) = q(z|x), I(X;Z) = 0
     mu1, logvar1 = torch.full((1, 1), 1.5, dtype=F64), torch.full((1, 1), -1.0, dtype=F64)
     mu, logvar = mu1.repeat(4000, 1), logvar1.repeat(4000, 1)
-    # random z: the estimate is 0.5 * sum_d (mean eps_d^2 - 1), sd = 0.5 * sqrt(2D / N) ~ 0.011
-    assert abs(mutual_information(mu, logvar, generator=gen(1)).item()) < 0.04
+    # random z: both terms use the same z_n, so the estimate is exactly 0 whatever the draws
+    assert abs(mutual_information(mu, logvar, generator=gen(1)).item()) < 1e-12
     mu, logvar = mu1.repeat(1000, 1), logvar1.repeat(1000, 1)
     assert abs(mutual_information(mu, logvar, z=_stratified_z(mu1, logvar1, 1000)).item()) < 0.01
 
@@ -119,8 +119,8 @@ def test_mi_chunking_and_sampling_consistency(monkeypatch):
     # and against a dense N x N reference
     dense = torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).log_prob(z[:, None]).sum(-1)  # (N, N)
     log_qz = torch.logsumexp(dense, 1) - math.log(301)
-    neg_ent = torch.distributions.Normal(mu, torch.exp(0.5 * logvar)).entropy().sum(-1).neg().mean()
-    torch.testing.assert_close(full, neg_ent - log_qz.mean(), rtol=0, atol=1e-12)
+    # the same z_n in both terms: log q(z_n | x_n) is the diagonal of the dense matrix
+    torch.testing.assert_close(full, (dense.diagonal() - log_qz).mean(), rtol=0, atol=1e-12)
 
 
 # ----------------------------------------------------------------------------- importance-weighted log-likelihood

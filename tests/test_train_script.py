@@ -40,7 +40,8 @@ def test_train_on_the_embedded_corpus_and_load_with_auto_classes(tmp_path):
     assert len(tokenizer) == model.config.vocab_size
     history = log_history(tmp_path)
     training_logs = [entry for entry in history if "loss" in entry]
-    for key in ("reconstruction", "kl", "adversary_regularizer", "drop_fraction", "score_abs_mean", "score_std"):
+    for key in ("reconstruction", "kl", "adversary_regularizer", "drop_fraction", "adversary_mean_spread",
+                "adversary_sigma", "drop_agreement"):
         assert key in training_logs[0], key
     assert 0.2 < training_logs[0]["drop_fraction"] < 0.4
     assert any("eval_neg_elbo" in entry for entry in history)

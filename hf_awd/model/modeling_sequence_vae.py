@@ -22,14 +22,16 @@ from .generation_sequence_vae import SequenceVAEGenerationMixin
 @dataclass
 class SequenceVAEOutput(ModelOutput):
     r"""
-    loss: scalar, mean over the batch of reconstruction_nll + kl_weight * kl + adversary_regularizer, where the KL term
-        is thresholded per dimension when `free_bits` > 0 (training objective only; `kl` is always the true KL).
+    loss: scalar, the paper's plain objective: batch mean of -ELBO (reconstruction_nll + kl) plus the adversary's
+        regulariser, so a plain `Trainer` trains the right thing. `AWDTrainer` builds its training loss from the terms
+        below instead, adding the KL schedule, free bits and the like (`hf_awd.training.objective`).
     reconstruction_nll: (B,) -log p(x|z) summed over the predicted tokens (end of sentence included).
-    kl: (B,) KL(q(z|x) || N(0, I)).
+    kl: (B,) KL(q(z|x) || N(0, I)), the sum of `kl_per_dimension` (B, D).
     adversary_regularizer: (B,) lambda * sum_i KL(N(mu_i, sigma_i^2) || N(0, 1)); zeros unless adversarial training.
     logits: (B, T, V) next-token logits.
     drop_mask: (B, T) 1.0 where the decoder input was dropped (always zeros in eval mode).
-    adversary_scores: (B, T) sampled scores s_i (adversarial training only).
+    adversary_scores, adversary_score_mean, adversary_score_logvar: (B, T) the adversary's sampled scores s_i and the
+        mean and log-variance of their Gaussians (adversarial training only).
     posterior_mean, posterior_logvar, latent: (B, D) q(z|x) and the z that was decoded.
     cache: decoder state for step-by-step generation: (h, c), each (B, H), for the LSTM decoders; the key/value
         cache for the Transformer decoder.
@@ -38,10 +40,13 @@ class SequenceVAEOutput(ModelOutput):
     loss: torch.FloatTensor | None = None
     reconstruction_nll: torch.FloatTensor | None = None
     kl: torch.FloatTensor | None = None
+    kl_per_dimension: torch.FloatTensor | None = None
     adversary_regularizer: torch.FloatTensor | None = None
     logits: torch.FloatTensor | None = None
     drop_mask: torch.FloatTensor | None = None
     adversary_scores: torch.FloatTensor | None = None
+    adversary_score_mean: torch.FloatTensor | None = None
+    adversary_score_logvar: torch.FloatTensor | None = None
     posterior_mean: torch.FloatTensor | None = None
     posterior_logvar: torch.FloatTensor | None = None
     latent: torch.FloatTensor | None = None
@@ -54,14 +59,6 @@ def token_log_likelihood(logits: torch.Tensor, targets: torch.Tensor, target_mas
     log_probs = -nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten(), reduction="none")
     log_probs = log_probs.view(targets.shape)
     return (log_probs * target_mask).sum(dim=1)
-
-
-def thresholded_kl(kl_per_dimension: torch.Tensor, free_bits: float) -> torch.Tensor:
-    """KL term of the training loss: sum_d max(free_bits, batch mean of KL_d), KL thresholding per dimension
-    (free bits, Kingma et al., 2016, as in FBP, Li et al., 2019). A dimension whose batch-mean KL is below the
-    threshold gets no KL gradient, so the optimiser cannot switch it off to escape the penalty. With free_bits = 0
-    it is the batch-mean KL. kl_per_dimension (B, D) -> scalar."""
-    return kl_per_dimension.mean(dim=0).clamp(min=free_bits).sum()
 
 
 def with_latent(embeddings: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
@@ -193,11 +190,12 @@ class SequenceVAEPreTrainedModel(PreTrainedModel):
     _is_stateful = True  # recurrent state: no assisted/contrastive decoding
 
     def _init_weights(self, module):
-        # Embeddings N(0, 1), PyTorch's default: with the small inits of transformers (std 0.02) or of the authors'
-        # code (U(-0.1, 0.1)) the LSTM encoder's final state barely depends on x, z starts as pure noise, the
-        # decoder learns to ignore it and the posterior collapses within a few hundred steps.
-        # LSTM cells are initialised like nn.LSTM in the default scheme; the Transformer decoder's linear layers and
-        # position embeddings get transformers' N(0, initializer_range).
+        if self.config.initialization == "authors":
+            self._init_weights_as_authors(module)
+            return
+        # "xavier": word embeddings N(0, 1), PyTorch's default, so that the encoder's final state depends on x from
+        # the first step; LSTM cells as nn.LSTM in transformers' default scheme; the Transformer decoder's linear
+        # layers and position embeddings N(0, initializer_range).
         if isinstance(module, nn.Embedding) and module.num_embeddings == self.config.vocab_size:
             init.normal_(module.weight, 0.0, 1.0)
             if module.padding_idx is not None:
@@ -207,6 +205,19 @@ class SequenceVAEPreTrainedModel(PreTrainedModel):
                 (init.xavier_uniform_ if "weight" in name else init.zeros_)(param)
         else:
             super()._init_weights(module)
+
+    def _init_weights_as_authors(self, module):
+        """The AWD authors' code: word embeddings U(-0.1, 0.1), every other weight and bias U(-0.01, 0.01).
+        LayerNorms (Transformer decoder only, which the authors did not have) keep their unit scale."""
+        if isinstance(module, nn.LayerNorm):
+            super()._init_weights(module)
+            return
+        is_word_embedding = isinstance(module, nn.Embedding) and module.num_embeddings == self.config.vocab_size
+        bound = 0.1 if is_word_embedding else 0.01
+        for param in module.parameters(recurse=False):
+            init.uniform_(param, -bound, bound)
+        if is_word_embedding and module.padding_idx is not None:
+            init.zeros_(module.weight[module.padding_idx])
 
 
 class SequenceVAE(SequenceVAEGenerationMixin, SequenceVAEPreTrainedModel):
@@ -229,10 +240,6 @@ class SequenceVAE(SequenceVAEGenerationMixin, SequenceVAEPreTrainedModel):
             self.adversary = AdversarialWordDropout(
                 config.vocab_size, config.embedding_size, config.adversary_hidden_size, config.pad_token_id
             )
-        # Training-objective knobs set by AWDTrainer: the annealed KL weight and the free-bits threshold (nats per
-        # latent dimension, 0 = off). Evaluation reads `kl` directly and is unaffected.
-        self.kl_weight = 1.0
-        self.free_bits = 0.0
         self.post_init()
 
     def get_input_embeddings(self):
@@ -335,16 +342,17 @@ class SequenceVAE(SequenceVAEGenerationMixin, SequenceVAEPreTrainedModel):
         regularizer = torch.zeros_like(kl)
         if adversary_output is not None:
             regularizer = self.config.adversary_kl_weight * adversary_output.regularizer
-        kl_term = thresholded_kl(kl_per_dimension, self.free_bits if self.training else 0.0)
-        loss = reconstruction_nll.mean() + self.kl_weight * kl_term + regularizer.mean()
         return SequenceVAEOutput(
-            loss=loss,
+            loss=(reconstruction_nll + kl + regularizer).mean(),
             reconstruction_nll=reconstruction_nll,
             kl=kl,
+            kl_per_dimension=kl_per_dimension,
             adversary_regularizer=regularizer,
             logits=logits,
             drop_mask=drop_mask,
-            adversary_scores=adversary_output.scores if adversary_output is not None else None,
+            adversary_scores=getattr(adversary_output, "scores", None),
+            adversary_score_mean=getattr(adversary_output, "score_mean", None),
+            adversary_score_logvar=getattr(adversary_output, "score_logvar", None),
             posterior_mean=mean,
             posterior_logvar=logvar,
             latent=z,

@@ -1,20 +1,21 @@
-"""Training: `AWDTrainer`, its arguments, the schedule callbacks (KL annealing, Polyak averaging) and the
-adversary's gradient-norm statistic."""
+"""Training: `AWDTrainer`, its arguments, the training objective, the two players' optimisers, Polyak averaging."""
 
 from .arguments import AWDTrainingArguments, DataArguments, ModelArguments
-from .callbacks import AdversaryGradientNormCallback, KLAnnealingCallback, PolyakAveragingCallback
+from .objective import TrainingObjective, thresholded_kl
+from .optimization import TwoPlayerOptimizer
 from .polyak import PolyakAverage
 from .schedules import kl_weight
-from .trainer import AWDTrainer
+from .trainer import AWDTrainer, NonFiniteLossError
 
 __all__ = [
     "AWDTrainer",
-    "AdversaryGradientNormCallback",
     "AWDTrainingArguments",
     "DataArguments",
-    "KLAnnealingCallback",
     "ModelArguments",
+    "NonFiniteLossError",
     "PolyakAverage",
-    "PolyakAveragingCallback",
+    "TrainingObjective",
+    "TwoPlayerOptimizer",
     "kl_weight",
+    "thresholded_kl",
 ]

@@ -1,5 +1,6 @@
-"""Command-line arguments: the method's training options on top of `TrainingArguments`, model sizes, data."""
+"""Command-line arguments: the method's training options on top of `TrainingArguments`, model options, data."""
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import torch
@@ -7,13 +8,6 @@ from transformers import TrainingArguments
 
 from ..model import SequenceVAEConfig
 from .schedules import KL_SCHEDULES
-
-# ModelArguments that are SequenceVAEConfig fields.
-CONFIG_FIELDS = (
-    "embedding_size", "encoder_hidden_size", "decoder_hidden_size", "latent_size", "decoder_type", "decoder_dropout",
-    "decoder_layers", "decoder_attention_heads", "word_dropout", "word_dropout_rate", "adversary_hidden_size",
-    "adversary_kl_weight",
-)
 
 
 @dataclass
@@ -46,6 +40,20 @@ class AWDTrainingArguments(TrainingArguments):
     polyak_decay: float = field(
         default=0.9995, metadata={"help": "Polyak/EMA decay of the weights that are evaluated and saved; 0 = off."}
     )
+    polyak_warmup: bool = field(
+        default=True,
+        metadata={"help": "Effective decay min(decay, (1 + n) / (10 + n)) after n steps, so that short runs do not "
+                  "average in the initialisation; false = the paper's constant decay."},
+    )
+    adversary_learning_rate: float = field(
+        default=1e-3, metadata={"help": "Adam learning rate of the adversary (the VAE uses --optim, --learning_rate)."}
+    )
+    max_train_minutes: float | None = field(
+        default=None, metadata={"help": "Stop training after this many minutes (evaluated and saved as if it ended)."}
+    )
+    early_logging_steps: int = field(
+        default=0, metadata={"help": "Also log every 10 steps during the first N steps (collapse happens early)."}
+    )
     lr_decay: float = field(default=0.96, metadata={"help": "Exponential learning-rate decay per epoch."})
     early_stopping_patience: int | None = field(
         default=5, metadata={"help": "Stop after this many evaluations without a better validation -ELBO."}
@@ -55,7 +63,7 @@ class AWDTrainingArguments(TrainingArguments):
     )
     # Defaults changed from TrainingArguments for this method.
     output_dir: str = field(default="outputs/sequence-vae", metadata={"help": "Where checkpoints are written."})
-    learning_rate: float = field(default=1e-3, metadata={"help": "Adam learning rate."})
+    learning_rate: float = field(default=1e-3, metadata={"help": "Learning rate of the VAE's optimizer (--optim)."})
     weight_decay: float = field(default=0.0, metadata={"help": "AdamW weight decay."})
     max_grad_norm: float = field(default=5.0, metadata={"help": "Gradient clipping norm (the authors' value)."})
     lr_scheduler_type: str = field(
@@ -89,7 +97,8 @@ class AWDTrainingArguments(TrainingArguments):
             raise ValueError(f"kl_annealing must be one of {KL_SCHEDULES}, got {self.kl_annealing!r}")
         if not 0.0 < self.kl_cycle_ramp_fraction <= 1.0:
             raise ValueError(f"kl_cycle_ramp_fraction must be in (0, 1], got {self.kl_cycle_ramp_fraction!r}")
-        for name in ("kl_annealing_steps", "kl_cycles", "kl_hold_steps", "autoencoder_pretraining_steps"):
+        for name in ("kl_annealing_steps", "kl_cycles", "kl_hold_steps", "autoencoder_pretraining_steps",
+                     "early_logging_steps"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)!r}")
         if self.beta < 0 or self.free_bits < 0:
@@ -98,11 +107,28 @@ class AWDTrainingArguments(TrainingArguments):
             raise ValueError(f"polyak_decay must be in [0, 1), got {self.polyak_decay!r}")
         if not 0.0 < self.lr_decay <= 1.0:
             raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay!r}")
+        if self.max_train_minutes is not None and self.max_train_minutes <= 0:
+            raise ValueError(f"max_train_minutes must be > 0, got {self.max_train_minutes!r}")
+        if self.adversary_learning_rate <= 0:
+            raise ValueError(f"adversary_learning_rate must be > 0, got {self.adversary_learning_rate!r}")
+
+
+_CONFIG_FIELDS = {spec.name: spec for spec in dataclasses.fields(SequenceVAEConfig)}
+# Options that change no parameter shape: they may be given with --model_name_or_path and then override the
+# checkpoint's values (switching to adversarial dropout adds a freshly initialised adversary).
+CHECKPOINT_OVERRIDABLE = ("decoder_dropout", "word_dropout", "word_dropout_rate", "adversary_kl_weight")
+
+
+def config_option(name: str):
+    """A command-line option for the `SequenceVAEConfig` field `name`, with the config's help and default: None on
+    the command line means "not given", so that the config stays the one source of defaults."""
+    spec = _CONFIG_FIELDS[name]
+    return field(default=None, metadata={"help": f"{spec.metadata['help']} Default: {spec.default}."})
 
 
 @dataclass
 class ModelArguments:
-    """Model to train: sizes and method options (see `SequenceVAEConfig`), or an existing checkpoint."""
+    """Model to train: the options of `SequenceVAEConfig`, or an existing checkpoint."""
 
     model_name_or_path: str | None = field(
         default=None, metadata={"help": "Start from this checkpoint instead of a new model."}
@@ -112,23 +138,34 @@ class ModelArguments:
     )
     vocab_size: int = field(default=10000, metadata={"help": "Vocabulary cap of a new word-level tokenizer."})
     min_frequency: int = field(default=2, metadata={"help": "Minimum word count for a new tokenizer."})
-    # Defaults: a small model for the CPU quickstart; the paper uses 512 / 1024 / 1024-2048.
-    embedding_size: int = field(default=128)
-    encoder_hidden_size: int = field(default=256)
-    decoder_hidden_size: int = field(default=256)
-    latent_size: int = field(default=32)
-    decoder_type: str = field(default="double_lstm", metadata={"help": "double_lstm (paper), lstm or transformer."})
-    decoder_dropout: float = field(default=0.5)
-    decoder_layers: int = field(default=2, metadata={"help": "Transformer decoder: number of blocks."})
-    decoder_attention_heads: int = field(default=4, metadata={"help": "Transformer decoder: attention heads."})
-    word_dropout: str = field(default="adversarial", metadata={"help": "none, uniform or adversarial (AWD)."})
-    word_dropout_rate: float = field(default=0.3, metadata={"help": "R: fraction of words dropped."})
-    adversary_hidden_size: int = field(default=256)
-    adversary_kl_weight: float = field(default=1.0, metadata={"help": "lambda of the adversary's regulariser."})
+    embedding_size: int | None = config_option("embedding_size")
+    encoder_hidden_size: int | None = config_option("encoder_hidden_size")
+    decoder_hidden_size: int | None = config_option("decoder_hidden_size")
+    latent_size: int | None = config_option("latent_size")
+    decoder_type: str | None = config_option("decoder_type")
+    decoder_dropout: float | None = config_option("decoder_dropout")
+    decoder_layers: int | None = config_option("decoder_layers")
+    decoder_attention_heads: int | None = config_option("decoder_attention_heads")
+    initialization: str | None = config_option("initialization")
+    word_dropout: str | None = config_option("word_dropout")
+    word_dropout_rate: float | None = config_option("word_dropout_rate")
+    adversary_hidden_size: int | None = config_option("adversary_hidden_size")
+    adversary_kl_weight: float | None = config_option("adversary_kl_weight")
+
+    def config_overrides(self) -> dict:
+        """The config options given on the command line (--vocab_size is the new tokenizer's cap, not an option:
+        the model's vocabulary is the tokenizer's)."""
+        return {spec.name: getattr(self, spec.name) for spec in dataclasses.fields(self)
+                if spec.name in _CONFIG_FIELDS and spec.name != "vocab_size" and getattr(self, spec.name) is not None}
 
     def __post_init__(self):
         # A wrong model option fails while parsing, naming the option, not after the data has been loaded.
-        SequenceVAEConfig(**{name: getattr(self, name) for name in CONFIG_FIELDS})
+        overrides = self.config_overrides()
+        SequenceVAEConfig(**overrides)
+        fixed = sorted(set(overrides) - set(CHECKPOINT_OVERRIDABLE))
+        if self.model_name_or_path and fixed:
+            raise ValueError(f"--model_name_or_path {self.model_name_or_path}: {', '.join(fixed)} cannot change for "
+                             f"an existing model (only {', '.join(CHECKPOINT_OVERRIDABLE)} can)")
 
 
 @dataclass

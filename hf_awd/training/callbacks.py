@@ -1,24 +1,8 @@
-"""Trainer callbacks for the method's schedules (KL annealing, Polyak averaging) and the adversary's gradient norm."""
+"""Trainer callbacks: Polyak averaging, FBP's decoder reset, dense logging early in training, a wall-clock budget."""
 
-import torch
+import time
+
 from transformers import TrainerCallback
-
-from .schedules import kl_weight
-
-
-class KLAnnealingCallback(TrainerCallback):
-    """Sets `model.kl_weight` before every step: beta times the scheduled weight (training arguments), counted from
-    the end of autoencoder pretraining, and 0 during it."""
-
-    def on_step_begin(self, args, state, control, model=None, **kwargs):
-        step = state.global_step - args.autoencoder_pretraining_steps
-        if step < 0:
-            model.kl_weight = 0.0
-            return
-        model.kl_weight = args.beta * kl_weight(
-            step, args.kl_annealing, args.kl_start_weight, args.kl_annealing_steps, args.kl_hold_steps,
-            args.kl_cycles, args.kl_cycle_ramp_fraction,
-        )
 
 
 class AutoencoderPretrainingCallback(TrainerCallback):
@@ -49,19 +33,33 @@ class PolyakAveragingCallback(TrainerCallback):
         self.average.update(model)
 
 
-class AdversaryGradientNormCallback(TrainerCallback):
-    """Appends the l2 norm of the adversary's gradient to `statistics["adversary_grad_norm"]` before every optimiser
-    step (paper Figure 3, right). `statistics` is the trainer's dict of per-step training statistics, so the value is
-    averaged into the training log with the others.
+class EarlyLoggingCallback(TrainerCallback):
+    """Log every `EVERY` steps during the first `until` steps, on top of `--logging_steps`: posterior collapse
+    happens in the first ~100 steps, long before a usual logging interval."""
 
-    The hook runs after gradient clipping (`max_grad_norm`), so this is the norm of the gradient the optimiser applies;
-    it equals the raw norm whenever the whole model's gradient norm is below the clipping threshold.
-    """
+    EVERY = 10
 
-    def __init__(self, statistics):
-        self.statistics = statistics
+    def __init__(self, until: int):
+        self.until = until
 
-    def on_pre_optimizer_step(self, args, state, control, model=None, **kwargs):
-        norms = [param.grad.detach().norm() for param in model.adversary.parameters() if param.grad is not None]
-        if norms:
-            self.statistics["adversary_grad_norm"].append(torch.stack(norms).norm().float())
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step <= self.until and state.global_step % self.EVERY == 0:
+            control.should_log = True
+
+
+class TimeBudgetCallback(TrainerCallback):
+    """Stop training after `minutes` of wall-clock time, evaluating and saving the last step first, so that a run
+    with a time budget ends like one that ran out of steps (the best checkpoint is then restored as usual)."""
+
+    def __init__(self, minutes: float):
+        self.seconds = 60 * minutes
+        self.start = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        self.start = time.monotonic()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if time.monotonic() - self.start > self.seconds:
+            control.should_training_stop = True
+            control.should_evaluate = args.eval_strategy != "no"
+            control.should_save = args.save_strategy != "no"

@@ -11,10 +11,10 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from ..data import build_word_tokenizer, load_text_splits, load_tokenizer, tokenize_splits
 from ..model import SequenceVAE, SequenceVAEConfig
-from .arguments import CONFIG_FIELDS
 from .trainer import AWDTrainer
 
 logger = logging.getLogger(__name__)
+
 
 def resolve_checkpoint(training_args) -> str | None:
     """`--resume_from_checkpoint PATH`, or `latest` for the newest checkpoint in --output_dir."""
@@ -43,15 +43,16 @@ def load_data(data_args):
 
 
 def build_model(model_args, tokenizer) -> SequenceVAE:
+    """A new model with the given options, or the checkpoint's with the options that may change applied."""
     if model_args.model_name_or_path:
-        return SequenceVAE.from_pretrained(model_args.model_name_or_path)
+        return SequenceVAE.from_pretrained(model_args.model_name_or_path, **model_args.config_overrides())
     config = SequenceVAEConfig(
         vocab_size=len(tokenizer),
         pad_token_id=tokenizer.pad_token_id,
         unk_token_id=tokenizer.unk_token_id,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
-        **{name: getattr(model_args, name) for name in CONFIG_FIELDS},
+        **model_args.config_overrides(),
     )
     return SequenceVAE(config)
 

@@ -1,8 +1,10 @@
 """`AWDTrainer`: the Trainer for sequence VAEs with (adversarial) word dropout.
 
-One backward pass trains both players of the minimax objective (paper Eq. 6): the VAE minimises
--ELBO; the adversary's gradient arrives through the gradient-reversal layer in front of the drop mask, so it
-minimises the ELBO, plus its own regulariser. Evaluation and saved checkpoints use the Polyak-averaged weights.
+One backward pass trains both players of the minimax objective (paper Eq. 6): the VAE minimises the training
+objective (-ELBO with the KL schedule and remedies of `TrainingObjective`); the adversary's gradient arrives through
+the gradient-reversal layer in front of the drop mask, so it minimises the ELBO, plus its own regulariser. Each
+player has its own optimizer (`TwoPlayerOptimizer`: the VAE with `--optim`, the adversary with Adam) and its own
+gradient clipping. Evaluation and saved checkpoints use the Polyak-averaged weights.
 """
 
 import contextlib
@@ -19,14 +21,21 @@ from transformers import EarlyStoppingCallback, Trainer
 from ..evaluation.evaluate import evaluate_sequence_vae
 from ..sharing.model_card import build_model_card
 from .callbacks import (
-    AdversaryGradientNormCallback,
     AutoencoderPretrainingCallback,
-    KLAnnealingCallback,
+    EarlyLoggingCallback,
     PolyakAveragingCallback,
+    TimeBudgetCallback,
 )
+from .diagnostics import training_statistics
+from .objective import TrainingObjective
+from .optimization import TwoPlayerOptimizer, per_epoch_decay, split_parameters
 from .polyak import PolyakAverage
 
 ONLINE_WEIGHTS_NAME = "online_model.safetensors"  # the raw (non-averaged) weights, needed to resume training
+
+
+class NonFiniteLossError(RuntimeError):
+    """The training loss became NaN or infinite; checkpoints written before it are intact."""
 
 
 class AWDTrainer(Trainer):
@@ -35,17 +44,18 @@ class AWDTrainer(Trainer):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.objective = TrainingObjective.from_args(self.args)
         self._train_statistics = defaultdict(list)
-        self.add_callback(KLAnnealingCallback())
-        self.model.free_bits = self.args.free_bits
-        if getattr(self.model, "adversary", None) is not None:
-            self.add_callback(AdversaryGradientNormCallback(self._train_statistics))
         self.polyak = None
         if self.args.polyak_decay > 0:
-            self.polyak = PolyakAverage(self.model, self.args.polyak_decay)
+            self.polyak = PolyakAverage(self.model, self.args.polyak_decay, warmup=self.args.polyak_warmup)
             self.add_callback(PolyakAveragingCallback(self.polyak))
         if self.args.autoencoder_pretraining_steps > 0:
             self.add_callback(AutoencoderPretrainingCallback(self.polyak))
+        if self.args.early_logging_steps > 0:
+            self.add_callback(EarlyLoggingCallback(self.args.early_logging_steps))
+        if self.args.max_train_minutes:
+            self.add_callback(TimeBudgetCallback(self.args.max_train_minutes))
         if self.args.early_stopping_patience and self.args.load_best_model_at_end:
             self.add_callback(EarlyStoppingCallback(early_stopping_patience=self.args.early_stopping_patience))
 
@@ -53,30 +63,18 @@ class AWDTrainer(Trainer):
 
     def compute_loss(self, model, inputs, return_outputs=False, num_items_in_batch=None):
         outputs = model(input_ids=inputs["input_ids"], attention_mask=inputs["attention_mask"])
-        if model.training:
-            self._record_statistics(inputs, outputs)
-        return (outputs.loss, outputs) if return_outputs else outputs.loss
-
-    @torch.no_grad()
-    def _record_statistics(self, inputs, outputs):
-        stats = {
-            "reconstruction": outputs.reconstruction_nll.mean(),
-            "kl": outputs.kl.mean(),
-            "neg_elbo": (outputs.reconstruction_nll + outputs.kl).mean(),
-            "kl_weight": torch.tensor(self.model.kl_weight),
-        }
-        words = inputs["attention_mask"][:, 1:].clone()
-        words[:, 0] = 0  # <bos> is never dropped; words are the eligible decoder inputs
-        stats["drop_fraction"] = outputs.drop_mask.sum() / words.sum().clamp(min=1)
-        if outputs.adversary_scores is not None:
-            scores = outputs.adversary_scores[words.bool()]
-            stats["adversary_regularizer"] = outputs.adversary_regularizer.mean()
-            stats["score_abs_mean"] = scores.abs().mean()
-            stats["score_std"] = scores.std()
-            # Paper Figure 3 (left): l1 norm of each sentence's score vector over its words, averaged over sentences.
-            stats["score_l1"] = (outputs.adversary_scores.abs() * words).sum(dim=1).mean()
-        for key, value in stats.items():
-            self._train_statistics[key].append(value.detach().float())
+        if not model.training:
+            return (outputs.loss, outputs) if return_outputs else outputs.loss
+        loss, kl_weight = self.objective(outputs, self.state.global_step)
+        if not torch.isfinite(loss):
+            raise NonFiniteLossError(
+                f"the training loss is {loss.item()} at step {self.state.global_step + 1}; training stopped before "
+                f"the update, so the checkpoints in {self.args.output_dir} are intact. Lower --learning_rate or "
+                "--max_grad_norm, or resume from the last checkpoint with another --seed."
+            )
+        for key, value in training_statistics(outputs, inputs["attention_mask"], kl_weight).items():
+            self._train_statistics[key].append(value.float())
+        return (loss, outputs) if return_outputs else loss
 
     def log(self, logs, start_time=None):
         # Average the statistics recorded since the last log, over steps and processes, into the training log.
@@ -87,6 +85,32 @@ class AWDTrainer(Trainer):
             self._train_statistics.clear()
         super().log(logs, start_time)
 
+    # ---- the two players' optimisers ----
+
+    def create_optimizer(self, model=None):
+        """The VAE with the Trainer's `--optim` and `--learning_rate`, the adversary (when there is one) with Adam at
+        `--adversary_learning_rate`."""
+        if self.optimizer is None:
+            model = model or self.model
+            vae, adversary = split_parameters(model)
+            optimizer_class, kwargs = self.get_optimizer_cls_and_kwargs(self.args, model)
+            players = {"vae": optimizer_class([{"params": vae, "weight_decay": self.args.weight_decay}], **kwargs)}
+            if adversary:
+                players["adversary"] = torch.optim.Adam(adversary, lr=self.args.adversary_learning_rate)
+            self.optimizer = TwoPlayerOptimizer(players)
+        return self.optimizer
+
+    def _clip_grad_norm(self, model):
+        """Clip each player's gradient to `max_grad_norm` on its own, so that the reversed gradient reaching the
+        adversary never shrinks the VAE's step (nor the reverse). Returns the VAE's norm before clipping (the
+        Trainer logs it as grad_norm); the adversary's goes into the log as adversary_grad_norm (paper Figure 3)."""
+        vae, adversary = split_parameters(self.accelerator.unwrap_model(model))
+        norm = self.accelerator.clip_grad_norm_(vae, self.args.max_grad_norm)  # unscales fp16 gradients once
+        if adversary:
+            adversary_norm = torch.nn.utils.clip_grad_norm_(adversary, self.args.max_grad_norm)
+            self._train_statistics["adversary_grad_norm"].append(adversary_norm.detach().float())
+        return norm
+
     # ---- learning-rate schedule: exponential decay per epoch ----
 
     def create_scheduler(self, num_training_steps, optimizer=None):
@@ -94,10 +118,7 @@ class AWDTrainer(Trainer):
             return super().create_scheduler(num_training_steps, optimizer)
         if self.lr_scheduler is None:
             steps_per_epoch = max(1, self._update_steps_per_epoch())
-            decay = self.args.lr_decay
-            self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
-                optimizer or self.optimizer, lambda step: decay ** (step // steps_per_epoch)
-            )
+            self.lr_scheduler = per_epoch_decay(optimizer or self.optimizer, self.args.lr_decay, steps_per_epoch)
         return self.lr_scheduler
 
     def _update_steps_per_epoch(self):
