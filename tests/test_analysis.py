@@ -319,11 +319,13 @@ def test_sweep_over_two_rates_and_two_modes_writes_json_and_png(tmp_path):
     out = tmp_path / "sweep"
     records = load_script("sweep").main(["--rates", "0.2", "0.4", "--output_dir", str(out), "--", *base])
     assert [record["name"] for record in records] == [
-        "uniform-R0.2", "uniform-R0.4", "adversarial-R0.2-lambda1", "adversarial-R0.4-lambda1"]
+        "wordnet-cpu-authors-uniform-R0.2-seed0", "wordnet-cpu-authors-uniform-R0.4-seed0",
+        "wordnet-cpu-authors-adversarial-R0.2-lambda1-seed0", "wordnet-cpu-authors-adversarial-R0.4-lambda1-seed0"]
     saved = json.loads((out / "sweep_results.json").read_text())
     assert saved == records
     for record in saved:
         for key in ("eval_kl", "eval_mutual_information", "eval_neg_elbo", "test_kl", "test_neg_elbo"):
             assert math.isfinite(record[key])
-    assert SequenceVAE.from_pretrained(out / "adversarial-R0.4-lambda1").config.word_dropout_rate == 0.4
+    model = SequenceVAE.from_pretrained(out / "wordnet-cpu-authors-adversarial-R0.4-lambda1-seed0")
+    assert model.config.word_dropout_rate == 0.4 and model.config.embedding_size == 8
     assert (out / "sweep.png").read_bytes().startswith(PNG_SIGNATURE)

@@ -149,22 +149,24 @@ def run_arguments(options: dict, argv: list[str] = ()):
 
 def train_run(run: Run, output_root: str | Path, iw_samples: int | None = None, argv: list[str] = ()) -> dict:
     """Train and evaluate `run` under output_root/run.name and return its metrics (`eval_*`, `test_*`, with the
-    test IW-NLL/PPL when `iw_samples` > 0, default per preset). A run whose benchmark_metrics.json exists is not
-    retrained; it only gets the IW figures if it lacks them."""
+    test IW-NLL/PPL when `iw_samples` > 0, default per preset). `argv`: further scripts/train.py options, which win.
+    A run whose benchmark_metrics.json exists is not retrained; it only gets the IW figures if it lacks them."""
     output_dir = Path(output_root) / run.name
+    logging_argv = ["--output_dir", str(output_dir), "--report_to", "none", "--disable_tqdm", "true",
+                    "--logging_steps", "100", "--early_logging_steps", "200"]
+    arguments = run_arguments(run.options(), [*logging_argv, *argv])
+    test_file = arguments[1].test_file
     finished = output_dir / "benchmark_metrics.json"
-    iw_samples = IW_SAMPLES[run.preset] if iw_samples is None else iw_samples
-    test_file = run.options().get("test_file")
     if finished.exists():
         metrics = json.loads(finished.read_text())
     else:
-        if test_file is not None and not Path(test_file).exists():
-            raise FileNotFoundError(f"{run.corpus} data not found: {test_file}")
-        logging_argv = ["--output_dir", str(output_dir), "--report_to", "none", "--disable_tqdm", "true",
-                        "--logging_steps", "100", "--early_logging_steps", "200"]
+        missing = [path for path in (arguments[1].train_file, test_file) if path and not Path(path).exists()]
+        if missing:
+            raise FileNotFoundError(f"{run.corpus} data not found: {', '.join(map(str, missing))}")
         start = time.time()
-        metrics = train_sequence_vae(*run_arguments(run.options(), [*logging_argv, *argv]))
+        metrics = train_sequence_vae(*arguments)
         metrics.update(train_minutes=(time.time() - start) / 60, run=run.name, label=run.label)
+    iw_samples = IW_SAMPLES[run.preset] if iw_samples is None else iw_samples
     if iw_samples > 0 and "test_nll" not in metrics:
         metrics.update(importance_weighted_test(output_dir, test_file, iw_samples, run.seed))
     finished.write_text(json.dumps(metrics, indent=2))
