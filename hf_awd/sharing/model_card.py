@@ -35,7 +35,7 @@ METRICS = (  # (key in evaluate.py's JSON, model-index metric type, label)
 CONFIG_LABELS = (
     ("vocab_size", ""), ("embedding_size", ""), ("encoder_hidden_size", ""), ("decoder_hidden_size", ""),
     ("latent_size", ""), ("decoder_type", ""), ("decoder_dropout", ""), ("word_dropout", "dropout mode"),
-    ("word_dropout_rate", "R"), ("adversary_hidden_size", ""), ("adversary_kl_weight", "λ"),
+    ("word_dropout_rate", "R"), ("adversary_hidden_size", ""), ("adversary_kl_weight", "λ"), ("initialization", ""),
 )
 DECODER_DESCRIPTIONS = {
     "double_lstm": "Double-LSTM (paper, Appendix A)",
@@ -43,9 +43,9 @@ DECODER_DESCRIPTIONS = {
     "transformer": "causal Transformer (z as a prefix position and added to every input embedding)",
 }
 TRAINING_KEYS = (
-    "learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps", "num_train_epochs", "max_steps",
+    "optim", "learning_rate", "adversary_learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps", "num_train_epochs", "max_steps",
     "kl_annealing", "kl_start_weight", "kl_annealing_steps", "kl_cycles", "beta", "free_bits",
-    "autoencoder_pretraining_steps", "polyak_decay", "lr_decay", "max_grad_norm",
+    "autoencoder_pretraining_steps", "polyak_decay", "polyak_warmup", "lr_decay", "max_grad_norm",
     "early_stopping_patience", "seed",
 )
 WORDNET_DESCRIPTION = (
@@ -197,7 +197,8 @@ def card_context(checkpoint_dir: Path, config: dict, run_arguments: dict, state:
     training = run_arguments.get("training", {})
     return {
         "config": config,
-        "config_rows": [(f"`{key}`" + (f" ({alias})" if alias else ""), config[key]) for key, alias in CONFIG_LABELS],
+        "config_rows": [(f"`{key}`" + (f" ({alias})" if alias else ""), config[key]) for key, alias in CONFIG_LABELS
+                        if key in config],  # checkpoints written before an option existed lack it
         "method": {"adversarial": "adversarial word dropout (AWD)", "uniform": "uniform word dropout",
                    "none": "no word dropout"}[config["word_dropout"]],
         "decoder_description": DECODER_DESCRIPTIONS[config["decoder_type"]],
