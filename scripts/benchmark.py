@@ -24,8 +24,6 @@ import os
 import statistics
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
-from multiprocessing import get_context
 from pathlib import Path
 
 import torch
@@ -34,7 +32,7 @@ from transformers import TrainerCallback
 
 from hf_awd import AWDTrainer, SequenceVAE, SequenceVAEConfig
 from hf_awd.evaluation.evaluate import iw_log_likelihood_batch
-from hf_awd.experiments import CORPORA, METHODS, PRESETS, RECIPES, Run, train_run
+from hf_awd.experiments import CORPORA, METHODS, PRESETS, RECIPES, Run, train_runs
 from hf_awd.training import AWDTrainingArguments
 
 PAPER_PTB = {  # Table 5 of the paper: -ELBO, KL, MI on the PTB test set, at the paper's rates
@@ -90,19 +88,6 @@ def benchmark_runs(args) -> list[Run]:
     return runs
 
 
-def _train_in_worker(run, args):
-    torch.set_num_threads(args.threads or max(1, (os.cpu_count() or 1) // args.jobs))
-    return train_run(run, args.output_dir, args.iw_samples, args.extra)
-
-
-def run_all(runs: list[Run], args) -> list[dict]:
-    """Train (or reuse) every run, `args.jobs` at a time, each in its own process."""
-    if args.jobs <= 1:
-        return [train_run(run, args.output_dir, args.iw_samples, args.extra) for run in runs]
-    with ProcessPoolExecutor(args.jobs, mp_context=get_context("spawn")) as pool:
-        return list(pool.map(_train_in_worker, runs, [args] * len(runs)))
-
-
 def table_cell(values) -> str:
     """mean ± std over seeds; a single run has no spread to show; "-" where no run measured it (no IW pass)."""
     if not values:
@@ -135,15 +120,27 @@ def markdown_table(rows: dict, command: str, corpus: str = "ptb") -> str:
     return "\n".join(lines)
 
 
-def run_quality(args):
+def training_logs(output_dir: Path, runs: list[Run]) -> dict:
+    """Each run's log history (training statistics every 10 steps early on, evaluations), where it was kept."""
+    logs = {}
+    for run in runs:
+        state = output_dir / run.name / "trainer_state.json"
+        if state.exists():
+            logs[run.name] = json.loads(state.read_text())["log_history"]
+    return logs
+
+
+def run_quality(args, command: str):
+    """Train every run, then write the table (Markdown) and, in one JSON, every run's metrics and training log:
+    the whole result as small files, without weights."""
     runs = benchmark_runs(args)
-    results = run_all(runs, args)
-    command = "python scripts/benchmark.py " + " ".join(sys.argv[1:])
+    results = train_runs(runs, args.output_dir, args.jobs, args.threads, args.iw_samples, args.extra)
     table = markdown_table(group_by_row(runs, results), command, args.corpus)
     output = Path(args.output_dir)
     output.mkdir(parents=True, exist_ok=True)
-    (output / f"{args.table_name}.json").write_text(json.dumps(
-        {"command": command, "runs": {run.name: metrics for run, metrics in zip(runs, results)}}, indent=2))
+    record = {"command": command, "runs": {run.name: metrics for run, metrics in zip(runs, results)},
+              "log_history": training_logs(output, runs)}
+    (output / f"{args.table_name}.json").write_text(json.dumps(record, indent=2))
     (output / f"{args.table_name}.md").write_text(table + "\n")
     print(table)
 
@@ -272,7 +269,7 @@ def main(argv=None):
     elif args.speed:
         run_speed(args)
     else:
-        run_quality(args)
+        run_quality(args, "python scripts/benchmark.py " + " ".join(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,8 @@
 """scripts/benchmark.py: the results table (the runs themselves take minutes each and are not part of the suite)."""
 
 import importlib.util
+import json
+import math
 from itertools import product
 
 import pytest
@@ -100,3 +102,27 @@ def test_runs_without_the_importance_weighted_pass_show_a_dash():
     assert row.startswith("| cyclical (1 seed) | - | - | 101.00 | 5.00 |")
     two_seeds = benchmark.markdown_table({("authors", "cyclical"): [run, {**run, "test_neg_elbo": 103.0}]}, "")
     assert "| cyclical (2 seeds) | - | - | 102.00 ± 1.41 | 5.00 ± 0.00 |" in two_seeds
+
+
+def test_paper_protocol_trains_three_methods_side_by_side_within_a_time_budget(tmp_path):
+    """The one-command GPU protocol, tried on the CPU with tiny sizes: none / uniform / AWD in parallel processes,
+    each stopped by the wall-clock budget, evaluated, and the table written as small files."""
+    words = "the a cat dog sat ran on in mat park big small red".split()
+    lines = [" ".join(words[(i * 7 + j) % len(words)] for j in range(3 + i % 6)) for i in range(400)]
+    for name, chunk in (("train", lines[:300]), ("valid", lines[300:350]), ("test", lines[350:])):
+        (tmp_path / f"{name}.txt").write_text("\n".join(chunk) + "\n")
+    tiny = ["--embedding_size", "8", "--encoder_hidden_size", "8", "--decoder_hidden_size", "8", "--latent_size", "2",
+            "--adversary_hidden_size", "4", "--train_file", str(tmp_path / "train.txt"),
+            "--validation_file", str(tmp_path / "valid.txt"), "--test_file", str(tmp_path / "test.txt"),
+            "--max_train_minutes", "0.02", "--per_device_train_batch_size", "4"]
+    out = tmp_path / "protocol"
+    load_benchmark().main(["--preset", "paper", "--seeds", "0", "--jobs", "3", "--threads", "1", "--iw_samples", "0",
+                           "--output_dir", str(out), "--table_name", "protocol", "--extra", *tiny])
+    record = json.loads((out / "protocol.json").read_text())
+    assert len(record["runs"]) == 3
+    for name, metrics in record["runs"].items():
+        assert metrics["test_num_sentences"] == 50 and math.isfinite(metrics["test_neg_elbo"]), name
+        steps = [entry["step"] for entry in record["log_history"][name]]
+        assert 0 < max(steps) < 40 * 75, name  # stopped by the budget, long before 40 epochs of 75 steps
+    table = (out / "protocol.md").read_text()
+    assert "| none (1 seed) |" in table and "| adversarial R=0.2 (1 seed) |" in table

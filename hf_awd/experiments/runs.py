@@ -7,10 +7,14 @@ through the one training pipeline, reusing a run that already finished.
 """
 
 import json
+import os
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
+from multiprocessing import get_context
 from pathlib import Path
 
+import torch
 from transformers import HfArgumentParser
 
 from ..data import load_text_splits
@@ -171,6 +175,23 @@ def train_run(run: Run, output_root: str | Path, iw_samples: int | None = None, 
         metrics.update(importance_weighted_test(output_dir, test_file, iw_samples, run.seed))
     finished.write_text(json.dumps(metrics, indent=2))
     return metrics
+
+
+def train_runs(runs: list[Run], output_root: str | Path, jobs: int = 1, threads: int | None = None,
+               iw_samples: int | None = None, argv: list[str] = ()) -> list[dict]:
+    """`train_run` for every run, `jobs` of them side by side (processes sharing the machine: CPU cores, or one
+    GPU), each with `threads` torch threads (default: cores / jobs). Returns the metrics in run order."""
+    if jobs <= 1:
+        return [train_run(run, output_root, iw_samples, argv) for run in runs]
+    threads = threads or max(1, (os.cpu_count() or 1) // jobs)
+    with ProcessPoolExecutor(jobs, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(_train_with_threads, threads, run, output_root, iw_samples, argv) for run in runs]
+        return [future.result() for future in futures]
+
+
+def _train_with_threads(threads: int, *arguments) -> dict:
+    torch.set_num_threads(threads)
+    return train_run(*arguments)
 
 
 def importance_weighted_test(checkpoint: Path, test_file: Path | None, iw_samples: int, seed: int) -> dict:
