@@ -92,6 +92,8 @@ def test_a_finished_run_is_reused_not_retrained(tmp_path):
     finished.parent.mkdir()
     finished.write_text('{"test_nll": 99.0}')
     assert train_run(run, tmp_path, iw_samples=0) == {"test_nll": 99.0}
+    with pytest.raises(ValueError, match="trained with other options"):  # not silently reused for other settings
+        train_run(run, tmp_path, iw_samples=0, argv=["--adversary_learning_rate", "0.01"])
 
 
 def test_runs_without_the_importance_weighted_pass_show_a_dash():

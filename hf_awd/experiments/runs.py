@@ -163,13 +163,16 @@ def train_run(run: Run, output_root: str | Path, iw_samples: int | None = None, 
     finished = output_dir / "benchmark_metrics.json"
     if finished.exists():
         metrics = json.loads(finished.read_text())
+        if metrics.get("argv", []) != list(argv):
+            raise ValueError(f"{output_dir} was trained with other options ({metrics.get('argv', [])} instead of "
+                             f"{list(argv)}): choose another output folder")
     else:
         missing = [path for path in (arguments[1].train_file, test_file) if path and not Path(path).exists()]
         if missing:
             raise FileNotFoundError(f"{run.corpus} data not found: {', '.join(map(str, missing))}")
         start = time.time()
         metrics = train_sequence_vae(*arguments)
-        metrics.update(train_minutes=(time.time() - start) / 60, run=run.name, label=run.label)
+        metrics.update(train_minutes=(time.time() - start) / 60, run=run.name, label=run.label, argv=list(argv))
     iw_samples = IW_SAMPLES[run.preset] if iw_samples is None else iw_samples
     if iw_samples > 0 and "test_nll" not in metrics:
         metrics.update(importance_weighted_test(output_dir, test_file, iw_samples, run.seed))
