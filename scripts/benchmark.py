@@ -11,7 +11,7 @@ invocations (or sessions).
     python scripts/benchmark.py --speed                                               # tokens/s, step-time ratios
     python scripts/benchmark.py --profile                                             # where an AWD step goes
 
-Presets: `cpu` (4,000 steps of 32 sentences, decoder 512) fits a run in about 30 minutes on one CPU core;
+Presets: `cpu` (the quickstart sizes, 2,000 steps of 32 sentences) fits a run in 5-10 minutes on one CPU core;
 `paper` follows Section 5 (decoder 2048, 40 epochs, KL weight 0.1 + 3e-5 per step, Polyak 0.9995, early stopping
 on validation -ELBO, 500 importance samples). Recipes: `authors` (SGD lr 1 for the VAE, Adam for the adversary,
 U(+-0.01) weights) and `ours` (AdamW on both, Xavier). `--jobs N` trains N runs side by side, each with
