@@ -124,3 +124,15 @@ def test_saved_folders_hold_no_pickled_training_arguments(tmp_path):
     for folder in (tmp_path, tmp_path / "checkpoint-3"):
         assert not (folder / "training_args.bin").exists()
         assert json.loads((folder / "training_args.json").read_text())["max_steps"] == 3
+
+
+def test_recipe_and_preset_stand_for_their_options_and_explicit_options_win():
+    parse = load_train_script().parse_arguments
+    model_args, _, training_args = parse(["--recipe", "authors", "--preset", "paper", "--learning_rate", "0.1",
+                                          "--output_dir", "unused", "--report_to", "none"])
+    assert training_args.optim == "sgd" and training_args.learning_rate == 0.1  # the explicit option wins
+    assert training_args.adversary_learning_rate == 1e-3 and model_args.initialization == "authors"
+    assert model_args.decoder_hidden_size == 2048 and training_args.kl_annealing_steps == 30000
+    assert training_args.kl_start_weight == 0.1 and training_args.free_bits == 0.0
+    with pytest.raises(SystemExit):
+        parse(["--recipe", "mine"])
