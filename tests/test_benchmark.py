@@ -1,6 +1,12 @@
 """scripts/benchmark.py: the results table (the runs themselves take minutes each and are not part of the suite)."""
 
 import importlib.util
+import json
+
+import torch
+
+from hf_awd import SequenceVAEConfig
+from hf_awd.experiments import speed
 
 from .conftest import REPO_ROOT
 
@@ -25,10 +31,39 @@ def test_markdown_table_reports_mean_and_std_beside_the_paper():
 
 
 def test_speed_batches_are_identical_for_every_method():
-    benchmark = load_benchmark()
-    first, second = benchmark.speed_batches(100, 3), benchmark.speed_batches(100, 3)
+    first, second = speed.speed_batches(100, 3), speed.speed_batches(100, 3)
     assert all((a["input_ids"] == b["input_ids"]).all() for a, b in zip(first, second))
     assert first[0]["input_ids"].shape == (32, 23) and (first[0]["input_ids"][:, 0] == 2).all()
+
+
+def test_speed_models_and_batches_go_to_the_requested_device():
+    """`measure_speed` times on CUDA when it is available: models and batches are built on the device they are
+    given ("meta" stands in for a GPU here)."""
+    tiny = {"vocab_size": 60, "embedding_size": 8, "encoder_hidden_size": 8, "decoder_hidden_size": 16}
+    assert speed.speed_batches(60, 1, 2, device="meta")[0]["input_ids"].device.type == "meta"
+    assert {p.device.type for p in speed.speed_model("adversarial", tiny, device="meta").parameters()} == {"meta"}
+    assert speed.default_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_speed_mode_writes_throughput_per_mode_and_the_step_time_ratios(tmp_path, monkeypatch):
+    """`--speed` end to end at tiny sizes: JSON with tokens/s of every mode, AWD/none and Trainer/bare-loop ratios."""
+    tiny = {"vocab_size": 60, "embedding_size": 8, "encoder_hidden_size": 8, "decoder_hidden_size": 16,
+            "latent_size": 4, "adversary_hidden_size": 8}
+    monkeypatch.setitem(speed.SIZES, "cpu", tiny)
+    benchmark = load_benchmark()
+    benchmark.main(["--speed", "--speed_steps", "2", "--speed_repeats", "1", "--speed_batch_sizes", "4", "6",
+                    "--output_dir", str(tmp_path)])
+    report = json.loads((tmp_path / "speed.json").read_text())
+    assert report["device"] == ("cpu" if not torch.cuda.is_available() else torch.cuda.get_device_name())
+    assert set(report["settings"]) == {"cpu-b4", "cpu-b6"}
+    setting = report["settings"]["cpu-b6"]
+    assert setting["sizes"] == tiny and setting["batch_size"] == 6 and setting["tokens_per_step"] == 6 * 22
+    assert set(setting["tokens_per_second"]) == {"none", "uniform", "adversarial", "lstm", "transformer",
+                                                 "transformer_adversarial"}
+    assert all(value > 0 for value in setting["tokens_per_second"].values())
+    ratio = setting["tokens_per_second"]["none"] / setting["tokens_per_second"]["adversarial"]
+    assert abs(setting["awd_over_none_step_time"] - ratio) < 1e-9
+    assert setting["trainer_over_bare_loop_step_time"] > 0 and setting["iw_nll_sentences_per_second"] > 0
 
 
 def test_every_method_is_a_valid_training_configuration(tmp_path):
@@ -45,7 +80,7 @@ def test_every_method_is_a_valid_training_configuration(tmp_path):
             model_args, _, training_args = parser.parse_args_into_dataclasses(
                 [*benchmark.PRESETS[preset], *arguments, "--output_dir", str(tmp_path), "--report_to", "none"])
             assert training_args.free_bits == (0.2 if "free-bits" in method or method == "fbp" else 0.0), method
-            config = benchmark.SequenceVAEConfig(**{name: getattr(model_args, name) for name in
+            config = SequenceVAEConfig(**{name: getattr(model_args, name) for name in
                                                     ("word_dropout", "word_dropout_rate", "decoder_type")})
             assert (config.word_dropout == "adversarial") == ("adversarial" in method), method
             assert (config.decoder_type == "transformer") == ("transformer" in method), method

@@ -1,0 +1,1 @@
+"""Experiments: benchmarks of the methods and their speed."""
