@@ -1,8 +1,10 @@
-"""scripts/benchmark.py: the results table (the runs themselves take minutes each and are not part of the suite)."""
+"""scripts/benchmark.py: the results table and the speed benchmarks (the training runs themselves take minutes each
+and are not part of the suite; speed runs here use tiny models)."""
 
 import importlib.util
 import json
 
+import pytest
 import torch
 
 from hf_awd import SequenceVAEConfig
@@ -104,3 +106,20 @@ def test_runs_without_the_importance_weighted_pass_show_a_dash():
     assert row.startswith("| cyclical (1 seed) | - | - | 101.00 | 5.00 |")
     two_seeds = benchmark.markdown_table({"cyclical": [run, {**run, "test_neg_elbo": 103.0}]}, "")
     assert "| cyclical (2 seeds) | - | - | 102.00 ± 1.41 | 5.00 ± 0.00 |" in two_seeds
+
+
+def test_compare_revisions_times_a_git_revision_against_the_checkout(tmp_path, monkeypatch):
+    if not (REPO_ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    spec = importlib.util.spec_from_file_location("compare_revisions", REPO_ROOT / "benchmarks" / "compare_revisions.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setitem(speed.SIZES, "cpu", {"vocab_size": 60, "embedding_size": 8, "encoder_hidden_size": 8,
+                                             "decoder_hidden_size": 16, "adversary_hidden_size": 8})
+    monkeypatch.setattr(module.sys, "path", list(module.sys.path))
+    module.main(["--baseline", "HEAD", "--modes", "none", "adversarial", "--steps", "2", "--batch_size", "4",
+                 "--output", str(tmp_path / "compare.json")])
+    report = json.loads((tmp_path / "compare.json").read_text())
+    assert set(report["modes"]) == {"none", "adversarial"}
+    assert set(report["modes"]["adversarial"]["tokens_per_second"]) == {"baseline", "current"}
+    assert report["modes"]["none"]["speedup_wall"] > 0
