@@ -57,7 +57,7 @@ def test_speed_mode_writes_throughput_per_mode_and_the_step_time_ratios(tmp_path
                     "--output_dir", str(tmp_path)])
     report = json.loads((tmp_path / "speed.json").read_text())
     assert report["device"] == ("cpu" if not torch.cuda.is_available() else torch.cuda.get_device_name())
-    assert set(report["settings"]) == {"cpu-b4", "cpu-b6"}
+    assert set(report["settings"]) == {"cpu-b4", "cpu-b6"} and report["load_average_after"] >= 0
     setting = report["settings"]["cpu-b6"]
     assert setting["sizes"] == tiny and setting["batch_size"] == 6 and setting["tokens_per_step"] == 6 * 22
     assert set(setting["tokens_per_second"]) == {"none", "uniform", "adversarial", "lstm", "transformer",

@@ -7,6 +7,7 @@ predicted tokens each); each figure is a median over steps (after one warm-up st
 with a fresh model and optimizer. On CUDA the device is synchronised before every timer reading.
 """
 
+import os
 import statistics
 import tempfile
 import time
@@ -178,12 +179,14 @@ def measure_speed(sizes: dict, batch_sizes, steps: int = 20, repeats: int = 3, m
         "steps": steps,
         "repeats": repeats,
         "predicted_tokens_per_sentence": SENTENCE_LENGTH - 1,
+        "load_average_before": os.getloadavg()[0],  # other processes on the machine slow every figure down
         "settings": {},
     }
     for name, size in sizes.items():
         for batch_size in batch_sizes:
             report["settings"][f"{name}-b{batch_size}"] = measure_setting(size, batch_size, steps, repeats, modes,
                                                                           device)
+    report["load_average_after"] = os.getloadavg()[0]
     return report
 
 
