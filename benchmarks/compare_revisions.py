@@ -11,6 +11,7 @@ change of machine load affects both alike. Reports medians of wall-clock and pro
 import argparse
 import importlib
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -93,7 +94,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     device = speed.default_device()
     report = {"baseline": args.baseline, "device": str(device), "threads": torch.get_num_threads(),
-              "size": args.size, "batch_size": args.batch_size, "steps": args.steps, "modes": {}}
+              "size": args.size, "batch_size": args.batch_size, "steps": args.steps,
+              "load_average_before": os.getloadavg()[0], "modes": {}}
     with tempfile.TemporaryDirectory() as folder:
         baseline_module = import_model_package(args.baseline, Path(folder))
         for mode in args.modes:
@@ -102,6 +104,8 @@ def main(argv=None):
             tokens = result["tokens_per_second"]
             print(f"{mode}: baseline {tokens['baseline']:.0f} tokens/s, current {tokens['current']:.0f} tokens/s, "
                   f"speed-up {result['speedup_wall']:.3f} (CPU time {result['speedup_cpu_time']:.3f})", flush=True)
+    report["load_average_after"] = os.getloadavg()[0]
+    print(f"load average (1 min) before {report['load_average_before']:.1f}, after {report['load_average_after']:.1f}")
     if args.output:
         Path(args.output).write_text(json.dumps(report, indent=2))
 
