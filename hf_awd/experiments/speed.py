@@ -192,7 +192,8 @@ def measure_speed(sizes: dict, batch_sizes, steps: int = 20, repeats: int = 3, m
 
 def profile_training_step(sizes: dict, batch_size: int = 32, steps: int = 3, mode: str = "adversarial",
                           device=None, row_limit: int = 15) -> str:
-    """torch.profiler's table of the operators (self time) of `steps` bare training steps after one warm-up."""
+    """torch.profiler's table of the operators (self time, by input shape) of `steps` bare training steps after one
+    warm-up."""
     device = torch.device(device) if device is not None else default_device()
     batches = speed_batches(sizes.get("vocab_size", VOCAB_SIZE), steps + 1, batch_size, device)
     model = speed_model(mode, sizes, device)
@@ -201,9 +202,10 @@ def profile_training_step(sizes: dict, batch_size: int = 32, steps: int = 3, mod
     activities = [torch.profiler.ProfilerActivity.CPU]
     if device.type == "cuda":
         activities.append(torch.profiler.ProfilerActivity.CUDA)
-    with torch.profiler.profile(activities=activities) as profiler:
+    with torch.profiler.profile(activities=activities, record_shapes=True) as profiler:
         for batch in batches[1:]:
             bare_step(model, optimizer, batch)
         synchronize(device)
     sort_by = "self_cuda_time_total" if device.type == "cuda" else "self_cpu_time_total"
-    return profiler.key_averages().table(sort_by=sort_by, row_limit=row_limit)
+    # By input shape: the output layer's products and the decoder's per-step ones are all `aten::mm`.
+    return profiler.key_averages(group_by_input_shape=True).table(sort_by=sort_by, row_limit=row_limit)
