@@ -30,7 +30,7 @@ from .test_train_script import TINY, load_train_script
 EXPECTED_FILES = {
     "README.md", "config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
     "tokenizer_config.json", "configuration_sequence_vae.py", "modeling_sequence_vae.py", "adversary.py",
-    "generation_sequence_vae.py",
+    "generation_sequence_vae.py", "double_lstm.py",
 }
 SENTENCE = "a small dog ran in the park ."
 
