@@ -20,6 +20,7 @@ from transformers import set_seed
 
 from hf_awd.cli import add_data_arguments, format_metrics, load_checkpoint_or_exit, load_split, positive_int
 from hf_awd.evaluation import evaluate_texts, prior_sample_quality, reconstruction_quality
+from hf_awd.utils import require
 
 # The IW-NLL costs k decoder passes per sentence: k = 500 (He et al., 2019; the paper) takes hours for the embedded
 # test split on 2 CPU cores, k = 10 minutes. A smaller k gives a looser (higher) bound.
@@ -61,6 +62,11 @@ def default_output_file(args) -> str:
 
 def main(argv=None):
     args = parse_arguments(sys.argv[1:] if argv is None else argv)
+    if args.num_reconstructions:
+        try:  # before minutes of evaluation, not after
+            require("sacrebleu", "eval")
+        except ImportError as error:
+            raise SystemExit(f"error: {error}; or pass --num_reconstructions 0") from None
     model, tokenizer = load_checkpoint_or_exit(args.checkpoint)
     output_file = args.output_file or default_output_file(args)
     model.to("cuda" if torch.cuda.is_available() else "cpu")
