@@ -79,7 +79,7 @@ def main(argv=None):
     sources, targets = sample_pairs(args)
     try:  # before decoding, so that a scorer that cannot load fails at once
         scorer = load_scorer(args.bertscore_model, args.bertscore_layers)
-    except (ValueError, RuntimeError) as error:
+    except (ImportError, ValueError, RuntimeError) as error:
         raise SystemExit(f"error: {error}") from None
     paths = interpolate_all(model, tokenizer, sources, targets, args.num_steps, args.batch_size)
     table = score_interpolation_paths(paths, sources, targets, scorer)

@@ -316,6 +316,17 @@ def test_scripts_end_to_end(model, tokenizer, tmp_path, capsys):
     assert "Example 3" in capsys.readouterr().out
 
 
+def test_scripts_warn_on_empty_or_all_unk_decodes(model, tokenizer, tmp_path, monkeypatch, capsys):
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    capsys.readouterr()  # the progress bars of saving
+    monkeypatch.setattr(SequenceVAE, "decode_latents", lambda self, z, tokenizer, **kw: ["", "<unk> <unk> .", "a cat"])
+    load_script("generate").main([str(tmp_path), "sample", "--num_samples", "3"])
+    printed = capsys.readouterr()
+    assert printed.out.splitlines() == ["z ~ N(0, I): ", "z ~ N(0, I): <unk> <unk> .", "z ~ N(0, I): a cat"]
+    assert "warning: 2 of 3 decoded sentences are empty or nothing but <unk>" in printed.err.splitlines()[-1]
+
+
 def test_decoded_text_keeps_unknown_words(model, tokenizer, monkeypatch):
     """Only <bos>/<eos>/padding are stripped: skip_special_tokens would silently delete every <unk>."""
     unk = tokenizer.unk_token_id

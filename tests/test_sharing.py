@@ -113,6 +113,8 @@ def test_staged_folder_has_exactly_the_upload_files_and_the_evaluation_as_model_
     result = metadata["model-index"][0]["results"][0]
     assert result["dataset"]["split"] == "test"
     figures = json.loads(evaluation_json.read_text())
+    assert figures["num_reconstructions"] == 10 and 0 <= figures["reconstruction_bleu"] <= 100
+    assert figures["num_prior_samples"] == 20 and 0 <= figures["repeated_trigram_rate"] <= 1
     reported = {metric["type"]: metric["value"] for metric in result["metrics"]}
     expected = {"nll": "nll", "ppl": "perplexity", "neg_elbo": "neg_elbo", "kl": "kl",
                 "mutual_information": "mutual_information", "active_units": "active_units"}

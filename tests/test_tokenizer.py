@@ -20,7 +20,8 @@ NATURAL_TEXT = [
     ("“Café” isn’t naïve… (e.g. in the '80s)",
      ['"', "café", '"', "is", "n't", "naïve", ".", ".", ".", "(", "e.g.", "in", "the", "'80s", ")"]),
     ("ﬁne-tuned models: 3.14% of AT&T's", ["fine-tuned", "models", ":", "3.14", "%", "of", "at&t", "'s"]),
-    ("We'll see; they're sure I'd won't.", ["we", "'ll", "see", ";", "they", "'re", "sure", "i", "'d", "wo", "n't", "."]),
+    ("We'll see; they're sure I'd won't.",
+     ["we", "'ll", "see", ";", "they", "'re", "sure", "i", "'d", "wo", "n't", "."]),
 ]
 
 

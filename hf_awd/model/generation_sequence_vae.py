@@ -120,7 +120,8 @@ class SequenceVAEGenerationMixin(GenerationMixin):
 
         Args:
             inputs: optional prompt ids (B, L) or (L,), a tensor or lists (also accepted as `input_ids=`, so
-                `generate(**tokenizer("the dog"))` works), unpadded; `<bos>` is prepended when missing. Default: `<bos>`.
+                `generate(**tokenizer("the dog"))` works), unpadded; `<bos>` is prepended when missing. Default:
+                `<bos>`.
                 A trailing `<eos>` (older saved tokenizers add one) ends the prompt: it is not decoded from, and its
                 position holds `<pad>` in the output, so that the prompt keeps its length.
             z: latent codes (B, D). Default: draws from the prior N(0, I), one per prompt or `num_samples` of them.
