@@ -51,8 +51,9 @@ def test_autotokenizer_round_trip(tmp_path):
         assert getattr(loaded, name) == getattr(tokenizer, name)
     assert [loaded.pad_token_id, loaded.unk_token_id, loaded.bos_token_id, loaded.eos_token_id] == [0, 1, 2, 3]
     assert encode_sentences(loaded, SENTENCES) == encode_sentences(tokenizer, SENTENCES)
-    ids = loaded("The cat sat .")["input_ids"]  # lowercased, <bos> ... <eos> added by the post-processor
-    assert ids[0] == 2 and ids[-1] == 3 and loaded.decode(ids, skip_special_tokens=True) == "the cat sat ."
+    ids = loaded("The cat sat.")["input_ids"]  # lowercased and split; <bos> added by the post-processor
+    assert ids == [2, *(loaded.convert_tokens_to_ids(word) for word in ("the", "cat", "sat", "."))]
+    assert loaded.decode(ids, skip_special_tokens=True) == " the cat sat."  # detokenised, a space before each word
     assert loaded("zebra")["input_ids"][1] == loaded.unk_token_id
 
 

@@ -6,6 +6,7 @@ with or without hf_awd: NFKC normalisation, typographic quotes as ASCII ones, lo
 already-split text (the corpus, PTB lines) keeps its words.
 """
 
+import re
 from collections.abc import Iterable
 
 from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
@@ -16,15 +17,24 @@ from .hub import hub_errors_explained
 SPECIAL_TOKENS = ["<pad>", "<unk>", "<bos>", "<eos>"]  # ids 0, 1, 2, 3
 
 CLITICS = "s|re|ve|ll|d|m"  # split off as "'s", "'re", ...; "n't" is handled on its own
+# Abbreviations that keep their period at the end of a text too: company suffixes, US states as PTB writes them
+# ("... of beatrice co.", "... palo alto calif.") and initials, none of them an English word by itself ("ill.",
+# "mass." or "no." would be, and split like "park.").
+FINAL_ABBREVIATIONS = "|".join((
+    "corp", "co", "cos", "inc", "ltd", "bros", "plc", "ala", "ariz", "ark", "calif", "colo", "conn", "fla", "ga", "ind",
+    "kan", "ky", "mich", "minn", "neb", "nev", "okla", "tenn", "tex", "wis", "wyo", "[a-z]",
+))
 # One match per word, tried left to right. A period followed by a space stays on its word, as PTB keeps abbreviations
-# whole ("mr. smith", "corp. said"); at the end of the text it is split off ("the park ."). A text is one sentence:
-# "ran. she" reads "ran." as one (unknown) word, and so does a final "park. " with trailing whitespace (strip it).
+# whole ("mr. smith", "corp. said"); at the end of the text it is split off ("the park ."), except after a dotted
+# abbreviation or one of FINAL_ABBREVIATIONS. A text is one sentence: "ran. she" reads "ran." as one (unknown) word,
+# and so does a final "park. " with trailing whitespace (strip it).
 WORD_PATTERN = "|".join((
     r"\w+(?=n't\b)",                       # "ca" of "can't", "do" of "don't"
     r"n't\b",
     rf"'(?:{CLITICS})\b",                   # "'s", "'re", ...
     r"'\d\w*",                              # "'80s"
     r"\w(?:\.\w)+\.(?![\w-])",               # dotted abbreviations keep their last period even at the end: "u.s."
+    rf"\b(?:{FINAL_ABBREVIATIONS})\.(?![\w.-])",  # and those that end PTB sentences: "xyz corp."
     r"[^\W\d_]+\$",                          # currency prefixes: "us$", "c$"
     rf"\w+(?:(?:[-&]|\.-?|\\/)\w+|(?<=\d),\d+|'(?!(?:t|{CLITICS})\b)\w+)*(?:\.(?=[\s,;:]))?",  # "well-known", "at&t",
     # "3.14", "1,000", "o'clock", PTB's escaped "1\/2"; with an abbreviation's period
@@ -93,10 +103,10 @@ def build_word_tokenizer(
         vocab_size=vocab_size, min_frequency=min_frequency, special_tokens=SPECIAL_TOKENS, show_progress=False
     )
     # Special tokens in the text (PTB writes unknown words as a literal "<unk>") must not be counted as words: the
-    # trainer would split them into "<", "unk", ">".
-    specials = set(SPECIAL_TOKENS)
-    words = (" ".join(word for word in text.split() if word not in specials) for text in texts)
-    tokenizer.train_from_iterator(words, trainer=trainer)
+    # trainer would split them into "<", "unk", ">". Encoding splits the text at them and reads the pieces apart
+    # (so "mr. <unk>" keeps "mr."), and so does training.
+    specials = re.compile("|".join(re.escape(token) for token in SPECIAL_TOKENS))
+    tokenizer.train_from_iterator((piece for text in texts for piece in specials.split(text)), trainer=trainer)
     bos = tokenizer.token_to_id("<bos>")
     tokenizer.post_processor = processors.TemplateProcessing(single="<bos> $A", special_tokens=[("<bos>", bos)])
     wrapped = PreTrainedTokenizerFast(
