@@ -66,8 +66,8 @@ def test_text_metrics_load_offline_as_evaluate_modules():
     references = words("a small dog ran in the park .", "the cat sat on a mat .")
     assert reconstruction == pytest.approx({"bleu": corpus_bleu(hypotheses, references),
                                             "content_word_recall": 5 / 7})  # dog, park of 4; cat, sat, mat
-    diversity = load_metric("sample_diversity").compute(predictions=["a b c a b c.", "d e"])
-    # "a b c a b c ." and "d e": 6 of 9 unigrams distinct, 5 of 7 bigrams, 1 of 5 3-grams repeats ("a b c").
+    diversity = load_metric("sample_diversity").compute(predictions=["a b c a b c!", "d e"])
+    # "a b c a b c !" and "d e": 6 of 9 unigrams distinct, 5 of 7 bigrams, 1 of 5 3-grams repeats ("a b c").
     assert diversity == pytest.approx({"distinct_1": 6 / 9, "distinct_2": 5 / 7, "repeated_trigram_rate": 1 / 5})
     with pytest.raises(ValueError, match="no hf_awd metric 'bleu'"):
         load_metric("bleu")
