@@ -22,6 +22,7 @@ import torch
 import transformers
 from transformers import HfArgumentParser
 
+from hf_awd.cli import format_metrics
 from hf_awd.experiments import PRESETS, RECIPES
 from hf_awd.experiments.runs import as_argv
 from hf_awd.sharing import disable_push_if_offline, save_run_arguments, stage_after_offline_training
@@ -50,6 +51,17 @@ def parse_arguments(argv):
     return parser.parse_args_into_dataclasses(expand_named_settings(argv))
 
 
+def figures_by_split(metrics: dict) -> dict[str, dict]:
+    """{"validation": {...}, "test": {...}} from the pipeline's `eval_*` / `test_*` figures, for splits it has."""
+    columns = {}
+    for split, prefix in (("validation", "eval"), ("test", "test")):
+        figures = {key.removeprefix(f"{prefix}_"): value for key, value in metrics.items()
+                   if key.startswith(f"{prefix}_")}
+        if figures:
+            columns[split] = figures
+    return columns
+
+
 def main(argv=None):
     try:
         model_args, data_args, training_args = parse_arguments(sys.argv[1:] if argv is None else argv)
@@ -59,8 +71,9 @@ def main(argv=None):
     transformers.utils.logging.set_verbosity_warning()
     save_run_arguments(training_args.output_dir, model_args, data_args, training_args)  # read by the model card
     stage_for_later_upload = disable_push_if_offline(training_args)  # else the Trainer fails creating the repo
-    train_sequence_vae(model_args, data_args, training_args)
+    metrics = train_sequence_vae(model_args, data_args, training_args)
     if training_args.process_index == 0:
+        print("\n" + format_metrics(figures_by_split(metrics)))
         print(f"\nModel, tokenizer and metrics saved to {os.path.abspath(training_args.output_dir)}")
         print(f"Load with: AutoModel.from_pretrained({training_args.output_dir!r}) after `import hf_awd`, "
               "or with trust_remote_code=True without it.")

@@ -2,21 +2,16 @@
 training curves (Figure 3) and dropout-rate sweeps (Figure 2).
 
 Plots use `matplotlib.figure.Figure` with the Agg canvas directly, so they never touch pyplot's global state or need
-a display.
+a display. matplotlib (the [analysis] extra) is imported when a figure is drawn, so hf_awd imports without it.
 """
 
 import html
 import math
 
-from matplotlib import colormaps
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import to_hex
-from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
-
+from ..utils import require
 from .saliency import SALIENCY_DEFINITION
 
-COLORMAP = colormaps["Reds"]
+COLORMAP = "Reds"
 LEGEND = ("darker = more likely dropped (colour s/(1+s) of saliency s: mid-red = the sentence's average word); "
           "boxed = dropped at the mean")
 # Training-log keys plotted by `training_curves`, in this order, when present (Figure 3: score_l1, score_std,
@@ -27,11 +22,20 @@ EVAL_SKIPPED = ("_runtime", "_per_second", "_num_sentences", "_num_tokens")
 SWEEP_PANELS = (("kl", "KL"), ("mutual_information", "MI"), ("neg_elbo", "-ELBO"))
 
 
+def _figure(**kwargs):
+    """A matplotlib Figure on the Agg canvas."""
+    figure = require("matplotlib.figure", "analysis").Figure(**kwargs)
+    require("matplotlib.backends.backend_agg", "analysis").FigureCanvasAgg(figure)
+    return figure
+
+
 def _token_colours(sentence) -> list[tuple[str, str]]:
     """(background, text) hex colours per token on a fixed scale, comparable across sentences: intensity s / (1 + s)
     of saliency s (0.5 = the sentence's average word, 0.75 = three times it) through COLORMAP; white text on dark."""
+    colormap = require("matplotlib", "analysis").colormaps[COLORMAP]
+    to_hex = require("matplotlib.colors", "analysis").to_hex
     intensities = [value / (1.0 + value) for value in sentence.saliency]
-    return [(to_hex(COLORMAP(value)), "#fff" if value > 0.65 else "#000") for value in intensities]
+    return [(to_hex(colormap(value)), "#fff" if value > 0.65 else "#000") for value in intensities]
 
 
 def saliency_html(sentences, path, title: str = "Adversarial word dropout: saliency"):
@@ -58,9 +62,9 @@ def saliency_html(sentences, path, title: str = "Adversarial word dropout: salie
 
 def saliency_png(sentences, path, width_inches: float = 12.0, fontsize: float = 11.0, dpi: int = 100):
     """The same map as `saliency_html`, drawn with matplotlib text boxes; long sentences wrap."""
-    fig = Figure(figsize=(width_inches, 1), dpi=dpi)
-    renderer = FigureCanvasAgg(fig).get_renderer()
-    font = FontProperties(size=fontsize)
+    fig = _figure(figsize=(width_inches, 1), dpi=dpi)
+    renderer = fig.canvas.get_renderer()
+    font = require("matplotlib.font_manager", "analysis").FontProperties(size=fontsize)
     gap, line_height, margin = fontsize * 0.8, fontsize * 2.4, fontsize * 1.5  # pixels (pt ~ px at dpi 100)
     width = width_inches * dpi
     placed, x, y = [], margin, 2 * line_height  # the first line holds the legend
@@ -90,7 +94,7 @@ def group_bar_chart(aggregate: dict, path, title: str):
     labels = list(aggregate["groups"])
     groups = aggregate["groups"].values()
     ticks = [f"{label}\n{group['count']}" for label, group in zip(labels, groups)]
-    fig = Figure(figsize=(max(8.0, 0.7 * len(labels)), 7), layout="constrained")
+    fig = _figure(figsize=(max(8.0, 0.7 * len(labels)), 7), layout="constrained")
     panels = (("saliency", "mean saliency", aggregate["average"], "average over words"),
               ("drop_fraction", "fraction dropped at the mean", aggregate["average_drop_fraction"], "all words"))
     for ax, (key, ylabel, average, average_label) in zip(fig.subplots(2, 1, sharex=True), panels):
@@ -113,7 +117,7 @@ def training_curves(log_history: list[dict], path):
         raise ValueError("the log history has no training statistics or eval_* metrics to plot")
     columns = 4
     rows = math.ceil(len(keys) / columns)
-    fig = Figure(figsize=(4 * columns, 2.8 * rows), layout="constrained")
+    fig = _figure(figsize=(4 * columns, 2.8 * rows), layout="constrained")
     axes = fig.subplots(rows, columns, squeeze=False).ravel()
     for ax, key in zip(axes, keys):
         points = [(entry["step"], entry[key]) for entry in log_history if key in entry and "step" in entry]
@@ -130,7 +134,7 @@ def sweep_curves(records: list[dict], path, prefix: str):
     """KL, MI and -ELBO (`{prefix}_*` metrics) against the dropout rate R, one line per series of `records`
     (dicts with `series`, `word_dropout_rate` and the metrics), as the paper's Figure 2."""
     series = sorted({record["series"] for record in records})
-    fig = Figure(figsize=(13, 4), layout="constrained")
+    fig = _figure(figsize=(13, 4), layout="constrained")
     for ax, (metric, label) in zip(fig.subplots(1, len(SWEEP_PANELS)), SWEEP_PANELS):
         for name in series:
             points = sorted((record["word_dropout_rate"], record[f"{prefix}_{metric}"])
