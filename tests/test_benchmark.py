@@ -21,6 +21,17 @@ def load_benchmark():
     return module
 
 
+def tiny_run_options(folder):
+    """Tiny sizes and a 400-sentence corpus (300 / 50 / 50) written to `folder`: scripts/train.py options."""
+    words = "the a cat dog sat ran on in mat park big small red".split()
+    lines = [" ".join(words[(i * 7 + j) % len(words)] for j in range(3 + i % 6)) for i in range(400)]
+    for name, chunk in (("train", lines[:300]), ("valid", lines[300:350]), ("test", lines[350:])):
+        (folder / f"{name}.txt").write_text("\n".join(chunk) + "\n")
+    return ["--embedding_size", "8", "--encoder_hidden_size", "8", "--decoder_hidden_size", "8", "--latent_size", "2",
+            "--adversary_hidden_size", "4", "--train_file", str(folder / "train.txt"),
+            "--validation_file", str(folder / "valid.txt"), "--test_file", str(folder / "test.txt")]
+
+
 def test_markdown_table_reports_mean_and_std_beside_the_paper():
     benchmark = load_benchmark()
     run = {"test_nll": 100.0, "test_ppl": 120.0, "test_neg_elbo": 101.0, "test_kl": 5.0,
@@ -129,6 +140,28 @@ def test_a_finished_run_is_reused_not_retrained(tmp_path):
         train_run(run, tmp_path, iw_samples=0, argv=["--adversary_learning_rate", "0.01"])
 
 
+def test_an_interrupted_run_resumes_from_its_newest_checkpoint(tmp_path):
+    import shutil
+
+    from hf_awd.experiments import Run, train_run
+
+    run = Run("wordnet", method="adversarial", preset="cpu", seed=0)
+    tiny = [*tiny_run_options(tmp_path), "--max_steps", "4", "--save_steps", "2", "--eval_steps", "2"]
+    output = tmp_path / run.name
+    train_run(run, tmp_path, iw_samples=0, argv=tiny)
+    # an interruption after step 2: the step-4 checkpoint and the final metrics were never written
+    shutil.rmtree(output / "checkpoint-4")
+    (output / "benchmark_metrics.json").unlink()
+    metrics = train_run(run, tmp_path, iw_samples=0, argv=tiny)
+    assert metrics["resumed"] is True
+    state = json.loads((output / "checkpoint-4" / "trainer_state.json").read_text())
+    first_logged = min(entry["step"] for entry in state["log_history"])
+    assert state["global_step"] == 4 and first_logged <= 2  # the history of steps 1-2 came from the checkpoint
+    (output / "benchmark_metrics.json").unlink()
+    with pytest.raises(ValueError, match="trained with other options"):  # never resumed under other settings
+        train_run(run, tmp_path, iw_samples=0, argv=[*tiny, "--adversary_learning_rate", "0.01"])
+
+
 def test_runs_without_the_importance_weighted_pass_show_a_dash():
     benchmark = load_benchmark()
     run = {"test_neg_elbo": 101.0, "test_kl": 5.0, "test_mutual_information": 4.0, "test_active_units": 30}
@@ -142,14 +175,7 @@ def test_runs_without_the_importance_weighted_pass_show_a_dash():
 def test_paper_protocol_trains_three_methods_side_by_side_within_a_time_budget(tmp_path):
     """The one-command GPU protocol, tried on the CPU with tiny sizes: none / uniform / AWD in parallel processes,
     each stopped by the wall-clock budget, evaluated, and the table written as small files."""
-    words = "the a cat dog sat ran on in mat park big small red".split()
-    lines = [" ".join(words[(i * 7 + j) % len(words)] for j in range(3 + i % 6)) for i in range(400)]
-    for name, chunk in (("train", lines[:300]), ("valid", lines[300:350]), ("test", lines[350:])):
-        (tmp_path / f"{name}.txt").write_text("\n".join(chunk) + "\n")
-    tiny = ["--embedding_size", "8", "--encoder_hidden_size", "8", "--decoder_hidden_size", "8", "--latent_size", "2",
-            "--adversary_hidden_size", "4", "--train_file", str(tmp_path / "train.txt"),
-            "--validation_file", str(tmp_path / "valid.txt"), "--test_file", str(tmp_path / "test.txt"),
-            "--max_train_minutes", "0.02", "--per_device_train_batch_size", "4"]
+    tiny = [*tiny_run_options(tmp_path), "--max_train_minutes", "0.02", "--per_device_train_batch_size", "4"]
     out = tmp_path / "protocol"
     load_benchmark().main(["--preset", "paper", "--seeds", "0", "--jobs", "3", "--threads", "1", "--iw_samples", "0",
                            "--output_dir", str(out), "--table_name", "protocol", "--extra", *tiny])
