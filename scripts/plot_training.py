@@ -5,6 +5,7 @@ runs are drawn over each other, one line per run.
     python scripts/plot_training.py outputs/sequence-vae --output curves.png
     python scripts/plot_training.py outputs/sequence-vae/checkpoint-1000/trainer_state.json --output curves.png
     python scripts/plot_training.py runs/none runs/uniform runs/awd --keys kl eval_mutual_information --output kl.png
+    python scripts/plot_training.py runs/none runs/awd --keys kl adversary_mean_spread --max_step 300  # early steps
 
 Reads `log_history` from each run's trainer_state.json (written by scripts/train.py); default output:
 training_curves.png beside the first.
@@ -23,6 +24,7 @@ def parse_arguments(argv):
     parser.add_argument("runs", nargs="+", help="output directories of runs, or their trainer_state.json files")
     parser.add_argument("--keys", nargs="+", help="logged quantities to plot (default: all training statistics and "
                         "eval_* metrics)")
+    parser.add_argument("--max_step", type=int, help="plot only the steps up to this one (collapse happens early)")
     parser.add_argument("--output", help="PNG path (default: training_curves.png beside the first trainer_state.json)")
     return parser.parse_args(argv)
 
@@ -38,6 +40,9 @@ def read_log_history(run: str) -> list[dict]:
 def main(argv=None):
     args = parse_arguments(sys.argv[1:] if argv is None else argv)
     histories = {os.path.basename(os.path.normpath(run)): read_log_history(run) for run in args.runs}
+    if args.max_step is not None:
+        histories = {name: [entry for entry in history if entry.get("step", 0) <= args.max_step]
+                     for name, history in histories.items()}
     first = args.runs[0] if os.path.isdir(args.runs[0]) else os.path.dirname(args.runs[0])
     output = args.output or os.path.join(first, "training_curves.png")
     try:

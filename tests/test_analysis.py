@@ -290,6 +290,13 @@ def test_plot_training_writes_a_png(tiny_run, tmp_path):
     assert overlaid.read_bytes().startswith(PNG_SIGNATURE)
     with pytest.raises(SystemExit, match="no training statistics"):
         load_script("plot_training").main([str(tiny_run.output_dir), "--keys", "nothing_logged"])
+    state = json.loads((tiny_run.output_dir / "trainer_state.json").read_text())
+    first_logged = min(entry["step"] for entry in state["log_history"])
+    early = tmp_path / "early.png"
+    load_script("plot_training").main([str(tiny_run.output_dir), "--max_step", str(first_logged), "--output", str(early)])
+    assert early.read_bytes().startswith(PNG_SIGNATURE)
+    with pytest.raises(SystemExit, match="no training statistics"):  # every entry lies after --max_step
+        load_script("plot_training").main([str(tiny_run.output_dir), "--max_step", str(first_logged - 1)])
 
 
 # ---- scripts/analyze_adversary.py ----
