@@ -284,6 +284,12 @@ def test_plot_training_writes_a_png(tiny_run, tmp_path):
     assert output.read_bytes().startswith(PNG_SIGNATURE)
     with pytest.raises(SystemExit, match="not found"):
         load_script("plot_training").main([str(tmp_path / "missing")])
+    overlaid = tmp_path / "two_runs.png"  # two runs over each other, chosen quantities only
+    load_script("plot_training").main([str(tiny_run.output_dir), str(tiny_run.output_dir / "trainer_state.json"),
+                                       "--keys", "kl", "adversary_mean_spread", "--output", str(overlaid)])
+    assert overlaid.read_bytes().startswith(PNG_SIGNATURE)
+    with pytest.raises(SystemExit, match="no training statistics"):
+        load_script("plot_training").main([str(tiny_run.output_dir), "--keys", "nothing_logged"])
 
 
 # ---- scripts/analyze_adversary.py ----

@@ -14,10 +14,11 @@ from .saliency import SALIENCY_DEFINITION
 COLORMAP = "Reds"
 LEGEND = ("darker = more likely dropped (colour s/(1+s) of saliency s: mid-red = the sentence's average word); "
           "boxed = dropped at the mean")
-# Training-log keys plotted by `training_curves`, in this order, when present (Figure 3: score_l1, score_std,
-# adversary_grad_norm).
+# Training-log keys plotted by `training_curves`, in this order, when present (Figure 3: score_l1,
+# adversary_grad_norm; what the adversary learned: the spread of its means, its sigma, drop agreement vs chance).
 TRAINING_KEYS = ("loss", "reconstruction", "kl", "neg_elbo", "kl_weight", "drop_fraction", "adversary_regularizer",
-                 "score_l1", "score_std", "score_abs_mean", "adversary_grad_norm", "grad_norm", "learning_rate")
+                 "adversary_mean_spread", "adversary_sigma", "drop_agreement", "drop_agreement_chance", "score_l1",
+                 "adversary_grad_norm", "grad_norm", "learning_rate")
 EVAL_SKIPPED = ("_runtime", "_per_second", "_num_sentences", "_num_tokens")
 SWEEP_PANELS = (("kl", "KL"), ("mutual_information", "MI"), ("neg_elbo", "-ELBO"))
 
@@ -115,23 +116,30 @@ def group_bar_chart(aggregate: dict, path, title: str):
     fig.savefig(path)
 
 
-def training_curves(log_history: list[dict], path):
-    """One panel per logged quantity against the step: TRAINING_KEYS from the training log, then eval_* metrics."""
-    eval_keys = sorted({key for entry in log_history for key in entry
-                        if key.startswith("eval_") and not key.endswith(EVAL_SKIPPED)})
-    keys = [key for key in TRAINING_KEYS if any(key in entry for entry in log_history)] + eval_keys
+def training_curves(log_histories: dict[str, list[dict]], path, keys=None):
+    """One panel per logged quantity against the step, one line per run: `log_histories` maps a run's name to its
+    log history. keys: what to plot (default: TRAINING_KEYS present in the logs, then their eval_* metrics)."""
+    entries = [entry for history in log_histories.values() for entry in history]
+    if keys is None:
+        eval_keys = sorted({key for entry in entries for key in entry
+                            if key.startswith("eval_") and not key.endswith(EVAL_SKIPPED)})
+        keys = [key for key in TRAINING_KEYS if any(key in entry for entry in entries)] + eval_keys
+    keys = [key for key in keys if any(key in entry for entry in entries)]
     if not keys:
         raise ValueError("the log history has no training statistics or eval_* metrics to plot")
-    columns = 4
+    columns = min(4, len(keys))
     rows = math.ceil(len(keys) / columns)
     fig = _figure(figsize=(4 * columns, 2.8 * rows), layout="constrained")
     axes = fig.subplots(rows, columns, squeeze=False).ravel()
     for ax, key in zip(axes, keys):
-        points = [(entry["step"], entry[key]) for entry in log_history if key in entry and "step" in entry]
-        steps, values = zip(*points)
-        ax.plot(steps, values, marker="." if len(points) < 30 else None)
+        for index, (name, history) in enumerate(log_histories.items()):
+            points = [(entry["step"], entry[key]) for entry in history if key in entry and "step" in entry]
+            if points:  # a run keeps its colour in every panel, also where other runs logged nothing
+                ax.plot(*zip(*points), marker="." if len(points) < 30 else None, label=name, color=f"C{index}")
         ax.set_title(key)
         ax.set_xlabel("step")
+    if len(log_histories) > 1:
+        axes[0].legend(fontsize="small")
     for ax in axes[len(keys):]:
         ax.axis("off")
     fig.savefig(path)

@@ -164,25 +164,35 @@ def run_arguments(options: dict, argv: list[str] = ()):
 def train_run(run: Run, output_root: str | Path, iw_samples: int | None = None, argv: list[str] = ()) -> dict:
     """Train and evaluate `run` under output_root/run.name and return its metrics (`eval_*`, `test_*`, with the
     test IW-NLL/PPL when `iw_samples` > 0, default per preset). `argv`: further scripts/train.py options, which win.
-    A run whose benchmark_metrics.json exists is not retrained; it only gets the IW figures if it lacks them."""
+    A run whose benchmark_metrics.json exists is not retrained; it only gets the IW figures if it lacks them.
+    An interrupted run (checkpoints, no metrics) resumes from its newest checkpoint."""
     output_dir = Path(output_root) / run.name
     logging_argv = ["--output_dir", str(output_dir), "--report_to", "none", "--disable_tqdm", "true",
                     "--logging_steps", "100", "--early_logging_steps", "200"]
-    arguments = run_arguments(run.options(), [*logging_argv, *argv])
-    test_file = arguments[1].test_file
+    started = output_dir / "benchmark_argv.json"
     finished = output_dir / "benchmark_metrics.json"
+    recorded = json.loads(finished.read_text()) if finished.exists() else None
+    if recorded is None and started.exists():
+        recorded = {"argv": json.loads(started.read_text())}
+    if recorded is not None and recorded.get("argv", []) != list(argv):
+        raise ValueError(f"{output_dir} was trained with other options ({recorded.get('argv', [])} instead of "
+                         f"{list(argv)}): choose another output folder")
+    resume = not finished.exists() and any(output_dir.glob("checkpoint-*")) and started.exists()
+    resume_argv = ["--resume_from_checkpoint", "latest"] if resume else []
+    arguments = run_arguments(run.options(), [*logging_argv, *resume_argv, *argv])
+    test_file = arguments[1].test_file
     if finished.exists():
-        metrics = json.loads(finished.read_text())
-        if metrics.get("argv", []) != list(argv):
-            raise ValueError(f"{output_dir} was trained with other options ({metrics.get('argv', [])} instead of "
-                             f"{list(argv)}): choose another output folder")
+        metrics = recorded
     else:
         missing = [path for path in (arguments[1].train_file, test_file) if path and not Path(path).exists()]
         if missing:
             raise FileNotFoundError(f"{run.corpus} data not found: {', '.join(map(str, missing))}")
+        output_dir.mkdir(parents=True, exist_ok=True)
+        started.write_text(json.dumps(list(argv)))
         start = time.time()
         metrics = train_sequence_vae(*arguments)
-        metrics.update(train_minutes=(time.time() - start) / 60, run=run.name, label=run.label, argv=list(argv))
+        metrics.update(train_minutes=(time.time() - start) / 60, run=run.name, label=run.label, argv=list(argv),
+                       resumed=resume)
     iw_samples = IW_SAMPLES[run.preset] if iw_samples is None else iw_samples
     if iw_samples > 0 and "test_nll" not in metrics:
         metrics.update(importance_weighted_test(output_dir, test_file, iw_samples, run.seed))
