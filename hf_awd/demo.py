@@ -13,7 +13,8 @@ from .analysis import saliency_markup, sentence_saliency
 from .evaluation import interpolation_scores_figure, load_scorer, score_interpolation_paths
 from .model import load_checkpoint
 
-DEFAULT_CHECKPOINT = "outputs/sequence-vae"  # scripts/train.py's --output_dir
+# scripts/train.py's --output_dir; "./" so that, when missing, it is a missing folder rather than a Hub id.
+DEFAULT_CHECKPOINT = "./outputs/sequence-vae"
 CHECKPOINT_VARIABLE = "HF_AWD_CHECKPOINT"  # a Space variable, where a command-line argument cannot be given
 # scripts/train.py's --max_words: training kept the first 100 words of longer sentences, so longer text is not a
 # sentence this model has read.
@@ -21,10 +22,12 @@ MAX_WORDS = 100
 MAX_SAMPLES = 20
 MAX_POSTERIOR_SAMPLES = 10
 MAX_STEPS = 20
+EMPTY_DECODE = "(empty decode)"
 
 
 def _one_line(error: Exception) -> str:
-    return " ".join(str(error).split())
+    """The error's message on one line, without a final period (the caller's sentence goes on)."""
+    return " ".join(str(error).split()).rstrip(".")
 
 
 def _whole_number(value, name: str, high: int) -> int:
@@ -34,8 +37,13 @@ def _whole_number(value, name: str, high: int) -> int:
     return int(value)
 
 
+def _shown(sentence: str) -> str:
+    """A decode as the page shows it: an empty one (the first word was <eos>) says so rather than leaving a gap."""
+    return sentence or EMPTY_DECODE
+
+
 def _numbered(sentences: list[str]) -> str:
-    return "\n".join(f"{number}. {sentence}" for number, sentence in enumerate(sentences, start=1))
+    return "\n".join(f"{number}. {_shown(sentence)}" for number, sentence in enumerate(sentences, start=1))
 
 
 class Playground:
@@ -58,8 +66,8 @@ class Playground:
         try:
             model, tokenizer = load_checkpoint(checkpoint)
         except (OSError, ValueError, RuntimeError) as error:
-            problem = (f"Could not load the checkpoint: {_one_line(error)}. Train one with `python scripts/train.py`, "
-                       f"or start the page with `--checkpoint PATH_OR_HUB_ID` (or set {CHECKPOINT_VARIABLE}).")
+            problem = (f"No model loaded: {_one_line(error)}. Train one with `python scripts/train.py`, or start "
+                       f"the page with `--checkpoint PATH_OR_HUB_ID` (or set {CHECKPOINT_VARIABLE}).")
             return cls(checkpoint, problem=problem)
         model.to("cuda" if torch.cuda.is_available() else "cpu")
         scorer, scorer_problem = None, "BERTScore is off (Playground.load(..., bertscore=False))."
@@ -118,7 +126,7 @@ class Playground:
         text = self._sentence(text, "sentence")
         num_samples = _whole_number(num_samples, "The number of posterior samples", MAX_POSTERIOR_SAMPLES)
         mean = model.reconstruct(text, tokenizer)[0]
-        return mean, _numbered(model.explore(text, tokenizer, n=num_samples))
+        return _shown(mean), _numbered(model.explore(text, tokenizer, n=num_samples))
 
     def interpolate(self, source, target, num_steps) -> tuple[dict, object, str]:
         """The path between the posterior means of source and target: a table (`{"headers", "data"}`, one row per
@@ -128,7 +136,8 @@ class Playground:
         source, target = self._sentence(source, "source sentence"), self._sentence(target, "target sentence")
         num_steps = _whole_number(num_steps, "The number of steps", MAX_STEPS)
         path = model.interpolate(source, target, tokenizer, num_steps=num_steps)
-        rows = [[step, round(step / (num_steps + 1), 3), sentence] for step, sentence in enumerate(path, start=1)]
+        rows = [[step, round(step / (num_steps + 1), 3), _shown(sentence)]
+                for step, sentence in enumerate(path, start=1)]
         headers = ["step", "t", "sentence"]
         if self.scorer is None:
             return {"headers": headers, "data": rows}, None, self.scorer_problem

@@ -10,20 +10,20 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 from urllib.parse import urlparse
 
 import pytest
-import torch
 from datasets import Dataset
 from transformers import DataCollatorWithPadding
 
-from hf_awd import AWDTrainer, AWDTrainingArguments, SequenceVAE
+from hf_awd import AWDTrainer, AWDTrainingArguments
 from hf_awd.analysis import sentence_saliency
 from hf_awd.data import build_word_tokenizer, encode_sentences
-from hf_awd.demo import MAX_WORDS, Playground
+from hf_awd.demo import DEFAULT_CHECKPOINT, MAX_WORDS, Playground
 from hf_awd.evaluation import score_interpolation_paths
 
-from .conftest import REPO_ROOT, tiny_config
+from .conftest import REPO_ROOT, tiny_model
 
 TEXTS = [
     "the cat sat on the mat .",
@@ -37,13 +37,6 @@ CHROMIUM_FLAGS = ["--disable-gpu", "--disable-quic", "--no-first-run", "--disabl
                   "--disable-component-update", "--disable-sync"]  # no connections the closed network refuses
 
 
-def tiny_model(tokenizer, word_dropout: str) -> SequenceVAE:
-    torch.manual_seed(0)
-    return SequenceVAE(tiny_config(vocab_size=len(tokenizer), word_dropout=word_dropout, word_dropout_rate=0.4,
-                                   pad_token_id=tokenizer.pad_token_id, unk_token_id=tokenizer.unk_token_id,
-                                   bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id))
-
-
 @pytest.fixture(scope="module")
 def checkpoint(tmp_path_factory) -> str:
     """A few AWD training steps of a tiny model, saved with its tokenizer as scripts/train.py saves them."""
@@ -54,7 +47,7 @@ def checkpoint(tmp_path_factory) -> str:
     args = AWDTrainingArguments(output_dir=str(output_dir), max_steps=5, per_device_train_batch_size=8,
                                 report_to="none", eval_strategy="no", save_strategy="no", load_best_model_at_end=False,
                                 disable_tqdm=True, seed=0)
-    trainer = AWDTrainer(model=tiny_model(tokenizer, "adversarial"), args=args, train_dataset=dataset,
+    trainer = AWDTrainer(model=tiny_model(tokenizer), args=args, train_dataset=dataset,
                          data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer)
     trainer.train()
     trainer.save_model()
@@ -101,6 +94,12 @@ def test_reconstruction_decodes_the_posterior_mean_and_posterior_samples(unscore
     mean, samples = unscored.reconstruct(f"  {text}  ", 3)
     assert mean == unscored.model.reconstruct(text, unscored.tokenizer)[0]
     assert len(samples.splitlines()) == 3 and samples.startswith("1. ")
+
+
+def test_an_empty_decode_says_so(unscored, monkeypatch):
+    monkeypatch.setattr(unscored.model, "reconstruct", lambda texts, tokenizer: [""])
+    monkeypatch.setattr(unscored.model, "explore", lambda text, tokenizer, n: ["a dog ran .", ""])
+    assert unscored.reconstruct("a dog ran .", 2) == ("(empty decode)", "1. a dog ran .\n2. (empty decode)")
 
 
 def test_interpolation_rows_carry_the_bertscore_of_each_step(playground):
@@ -168,19 +167,31 @@ def test_bad_input_is_a_one_line_message(unscored, call, message):
 
 def test_a_missing_checkpoint_is_a_message_for_every_action(tmp_path):
     playground = Playground.load(str(tmp_path / "missing"))
-    problem = (f"Could not load the checkpoint: no checkpoint at '{tmp_path / 'missing'}' (expected a folder with "
-               "config.json). Train one with `python scripts/train.py`, or start the page with "
-               "`--checkpoint PATH_OR_HUB_ID` (or set HF_AWD_CHECKPOINT).")
+    problem = (f"No model loaded: no checkpoint at '{tmp_path / 'missing'}' (expected a folder with config.json). "
+               "Train one with `python scripts/train.py`, or start the page with `--checkpoint PATH_OR_HUB_ID` "
+               "(or set HF_AWD_CHECKPOINT).")
     assert playground.status == f"**{problem}**"
     for call in (lambda: playground.sample(2, 1.0, 0.9), lambda: playground.reconstruct("a dog .", 2),
                  lambda: playground.interpolate("a dog .", "a cat .", 2), lambda: playground.saliency("a dog .")):
-        with pytest.raises(ValueError, match="^Could not load the checkpoint: no checkpoint at"):
+        with pytest.raises(ValueError, match="^No model loaded: no checkpoint at"):
             call()
+
+
+def test_the_default_checkpoint_when_missing_is_a_missing_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # no outputs/sequence-vae here: not to be looked up on the Hub
+    assert Playground.load(DEFAULT_CHECKPOINT).problem.startswith(
+        "No model loaded: no checkpoint at './outputs/sequence-vae' (expected a folder with config.json).")
+
+
+def test_a_hub_id_offline_says_so():  # conftest sets HF_HUB_OFFLINE=1
+    problem = Playground.load("someone/awd-wordnet").problem
+    assert problem.startswith("No model loaded: Could not load checkpoint 'someone/awd-wordnet': the Hugging Face "
+                              "Hub cannot be reached (offline) and it is not a local path or cached.")
 
 
 def test_a_checkpoint_without_an_adversary_says_so(tmp_path):
     tokenizer = build_word_tokenizer(TEXTS)
-    tiny_model(tokenizer, "uniform").save_pretrained(tmp_path)
+    tiny_model(tokenizer, word_dropout="uniform").save_pretrained(tmp_path)
     tokenizer.save_pretrained(tmp_path)
     playground = Playground.load(str(tmp_path), bertscore=False)
     assert "no adversary (word dropout: uniform)" in playground.status
@@ -260,7 +271,15 @@ def browser():
         browser.close()
 
 
-def test_the_page_in_a_browser(page_url, browser, tmp_path):
+@pytest.fixture
+def screenshots(tmp_path) -> Path:
+    """Where the browser test saves what the user saw: $HF_AWD_SCREENSHOTS (.ci/run sets it), else its tmp_path."""
+    folder = Path(os.environ.get("HF_AWD_SCREENSHOTS", tmp_path))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def test_the_page_in_a_browser(page_url, browser, screenshots):
     from playwright.sync_api import expect
 
     expect.set_options(timeout=60_000)  # a shared 2-core machine: the first decode can take seconds
@@ -270,14 +289,17 @@ def test_the_page_in_a_browser(page_url, browser, tmp_path):
     page.goto(page_url)
     expect(page.locator("#status")).to_contain_text("its adversary's saliency below")
 
-    page.locator("#sample").click()
+    page.locator("#sample").click()  # the first tab
     expect(page.locator("#samples textarea")).to_have_value(re.compile(r"^1\. .*(\n\d\. .*){4}$"))  # 5 lines
 
+    page.get_by_role("tab", name="Reconstruction").click()
     page.locator("#text textarea").fill("The cat sat on the mat.")
     page.locator("#reconstruct").click()
-    expect(page.locator("#mean textarea")).not_to_have_value("")
+    expect(page.locator("#mean textarea")).to_have_value(re.compile(r"\w"))
     expect(page.locator("#posterior textarea")).to_have_value(re.compile(r"^1\. .*\n2\. .*\n3\. .*$"))
+    page.screenshot(path=screenshots / "reconstruction.png")
 
+    page.get_by_role("tab", name="Interpolation").click()
     page.locator("#source textarea").fill("The cat sat on the mat.")
     page.locator("#target textarea").fill("Two red birds sang.")
     page.locator("#steps input").fill("4")
@@ -287,25 +309,41 @@ def test_the_page_in_a_browser(page_url, browser, tmp_path):
     expect(page.locator("#path [role=row]").last).to_contain_text("0.8")  # t of step 4
     expect(page.locator("#curves img")).to_be_visible()
     expect(page.locator("#scoring")).to_contain_text("BERTScore F1, all-MiniLM-L6-v2, layer 5")
+    page.screenshot(path=screenshots / "interpolation.png", full_page=True)
 
+    page.get_by_role("tab", name="Adversary's view").click()
     page.locator("#saliency_text textarea").fill("The big dog is very happy.")
     page.locator("#show_saliency").click()
     expect(page.locator('#saliency span[title^="mu="]')).to_have_count(9)  # <bos>, 7 words, <eos>
     expect(page.locator('#saliency span[title$="(dropped)"]')).to_have_count(3)
-    page.screenshot(path=tmp_path / "page.png", full_page=True)
+    page.screenshot(path=screenshots / "saliency.png")
 
+    # Bad input: a message in the page (a toast over it), and the page goes on working.
+    page.get_by_role("tab", name="Reconstruction").click()
     page.locator("#text textarea").fill("")
     page.locator("#reconstruct").click()
-    message = page.locator(".toast-body")
-    expect(message).to_contain_text("The sentence is empty: type a sentence.")
+    message = page.locator(".toast-body", has_text="The sentence is empty: type a sentence.")
+    expect(message).to_be_visible()
     expect(message).to_have_css("opacity", "1")  # faded in: the screenshot shows it as the user sees it
-    page.screenshot(path=tmp_path / "empty-text.png")  # the viewport: the message pops up over the page
+    page.screenshot(path=screenshots / "empty-text.png")
+    page.locator("#text textarea").fill("the cat sat . " * 30)
+    page.locator("#reconstruct").click()
+    expect(page.locator(".toast-body", has_text="The sentence has 120 words; the model reads sentences of at most "
+                                                f"{MAX_WORDS} words.")).to_be_visible()
+    page.get_by_role("tab", name="Interpolation").click()
+    page.locator("#steps input").fill("0")
+    page.locator("#interpolate").click()
+    expect(page.locator(".toast-body", has_text="The number of steps must be a whole number from 1 to 20, got 0")
+           ).to_be_visible()
+    assert "Traceback" not in page.content()
 
     # Offline: the page asks nothing of any other host (no CDN fonts, scripts or analytics).
     assert {urlparse(url).netloc for url in requested if url.startswith("http")} == {urlparse(page_url).netloc}
 
 
 def test_a_missing_checkpoint_is_a_message_in_the_page(browser, tmp_path):
+    from playwright.sync_api import expect
+
     app = load_app()
     missing = str(tmp_path / "missing")
     page = app.build_page(Playground.load(missing))
@@ -313,10 +351,8 @@ def test_a_missing_checkpoint_is_a_message_in_the_page(browser, tmp_path):
     try:
         tab = browser.new_page()
         tab.goto(page.local_url)
-        from playwright.sync_api import expect
-
-        expect(tab.locator("#status")).to_contain_text(f"Could not load the checkpoint: no checkpoint at '{missing}'")
+        expect(tab.locator("#status")).to_contain_text(f"No model loaded: no checkpoint at '{missing}'")
         tab.locator("#sample").click()
-        expect(tab.locator(".toast-body")).to_contain_text("Could not load the checkpoint")
+        expect(tab.locator(".toast-body")).to_contain_text("No model loaded")
     finally:
         page.close()
