@@ -14,8 +14,6 @@ import os
 # Before gradio is imported: no usage reports or version check to gradio's servers (the page works offline).
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
-import gradio as gr  # noqa: E402
-
 from hf_awd.demo import (  # noqa: E402
     CHECKPOINT_VARIABLE,
     DEFAULT_CHECKPOINT,
@@ -24,6 +22,12 @@ from hf_awd.demo import (  # noqa: E402
     MAX_STEPS,
     Playground,
 )
+from hf_awd.utils import require  # noqa: E402
+
+try:
+    gr = require("gradio", "demo")
+except ImportError as error:
+    raise SystemExit(f"error: {error}") from None
 
 
 def in_page(method):
