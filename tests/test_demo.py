@@ -279,7 +279,7 @@ def screenshots(tmp_path) -> Path:
     return folder
 
 
-def test_the_page_in_a_browser(page_url, browser, screenshots):
+def test_the_page_in_a_browser(browser, page_url, screenshots):  # browser first: it skips before the app starts
     from playwright.sync_api import expect
 
     expect.set_options(timeout=60_000)  # a shared 2-core machine: the first decode can take seconds
