@@ -10,8 +10,9 @@ os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 import pytest  # noqa: E402
+import torch  # noqa: E402
 
-from hf_awd import SequenceVAEConfig  # noqa: E402
+from hf_awd import SequenceVAE, SequenceVAEConfig  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 PTB_DIR = REPO_ROOT.parent / "shared" / "data" / "ptb"
@@ -21,6 +22,15 @@ def tiny_config(**overrides) -> SequenceVAEConfig:
     sizes = dict(vocab_size=50, embedding_size=16, encoder_hidden_size=16, decoder_hidden_size=24, latent_size=4,
                  adversary_hidden_size=8, decoder_dropout=0.0)
     return SequenceVAEConfig(**{**sizes, **overrides})
+
+
+def tiny_model(tokenizer, word_dropout="adversarial", rate=0.4, seed=0) -> SequenceVAE:
+    """A tiny untrained model (eval mode) over `tokenizer`'s words, with the given word dropout."""
+    torch.manual_seed(seed)
+    config = tiny_config(vocab_size=len(tokenizer), word_dropout=word_dropout, word_dropout_rate=rate,
+                         pad_token_id=tokenizer.pad_token_id, unk_token_id=tokenizer.unk_token_id,
+                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
+    return SequenceVAE(config).eval()
 
 
 @pytest.fixture

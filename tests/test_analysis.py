@@ -29,7 +29,7 @@ from hf_awd.data import build_word_tokenizer, encode_sentences, pad_batch
 from hf_awd.model.adversary import num_words_to_drop, smallest_k_mask
 from hf_awd.training.diagnostics import adversary_statistics
 
-from .conftest import REPO_ROOT, tiny_config
+from .conftest import REPO_ROOT, tiny_model
 
 TEXTS = [
     "the cat sat on the mat .",
@@ -47,14 +47,6 @@ def load_script(name):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
-
-
-def tiny_model(tokenizer, word_dropout="adversarial", rate=0.4, seed=0):
-    torch.manual_seed(seed)
-    config = tiny_config(vocab_size=len(tokenizer), word_dropout=word_dropout, word_dropout_rate=rate,
-                         pad_token_id=tokenizer.pad_token_id, unk_token_id=tokenizer.unk_token_id,
-                         bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id)
-    return SequenceVAE(config).eval()
 
 
 @pytest.fixture(scope="module")

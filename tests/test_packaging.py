@@ -12,7 +12,7 @@ EXTRA_MODULES = ("matplotlib", "spacy", "evaluate", "sacrebleu", "bert_score", "
 def test_the_core_imports_without_extras_and_a_missing_extra_is_named():
     blocked = "; ".join(f"sys.modules[{name!r}] = None" for name in EXTRA_MODULES)  # import raises ImportError
     script = f"""import sys; {blocked}
-import hf_awd, hf_awd.analysis, hf_awd.cli, hf_awd.evaluation, hf_awd.sharing, hf_awd.training
+import hf_awd, hf_awd.analysis, hf_awd.cli, hf_awd.demo, hf_awd.evaluation, hf_awd.sharing, hf_awd.training
 from hf_awd.evaluation import corpus_bleu
 try:
     corpus_bleu([["a"]], [["a"]])
@@ -30,4 +30,4 @@ def test_extras_by_use():
     assert "torch==2.13.0" in core and not any(name in core for name in ("bert-score", "evaluate", "matplotlib"))
     extras = project["optional-dependencies"]
     assert {"eval", "analysis", "demo", "test"} <= set(extras)
-    assert "hf_awd[eval,analysis]" in extras["test"]
+    assert "hf_awd[eval,analysis,demo]" in extras["test"]

@@ -39,23 +39,30 @@ def _token_colours(sentence) -> list[tuple[str, str]]:
     return [(to_hex(colormap(value)), "#fff" if value > 0.65 else "#000") for value in intensities]
 
 
-def saliency_html(sentences, path, title: str = "Adversarial word dropout: saliency"):
-    """One line per sentence, each token on its colour; dropped tokens boxed; mu and saliency in the tooltip."""
+def saliency_markup(sentences) -> str:
+    """The map as an HTML fragment (for a page of one's own): the legend, then one line per sentence, each token on
+    its colour; dropped tokens boxed; mu and saliency in the tooltip. Styles are inline so that it shows the same
+    anywhere."""
     lines = []
     for sentence in sentences:
         spans = []
         for token, (background, text), mu, value, dropped in zip(
                 sentence.tokens, _token_colours(sentence), sentence.score_mean, sentence.saliency, sentence.dropped):
-            css = f"background:{background};color:{text}" + (";outline:2px solid #000" if dropped else "")
+            css = (f"background:{background};color:{text};padding:2px 4px;border-radius:2px"
+                   + (";outline:2px solid #000" if dropped else ""))
             tooltip = f"mu={mu:.3f} saliency={value:.3f}" + (" (dropped)" if dropped else "")
             spans.append(f'<span style="{css}" title="{tooltip}">{html.escape(token)}</span>')
         lines.append(f'<p>{" ".join(spans)} <small>(K={sentence.k}, R={sentence.rate})</small></p>')
+    legend = f"<p><small>{html.escape(LEGEND)}.<br>{html.escape(SALIENCY_DEFINITION)}.</small></p>"
+    return f'<div style="line-height:2.2">{legend}{"".join(lines)}</div>'
+
+
+def saliency_html(sentences, path, title: str = "Adversarial word dropout: saliency"):
+    """`saliency_markup` as a page of its own, written to `path`."""
     page = (
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title><style>"
-        "body{font-family:sans-serif;max-width:60em;margin:2em auto;line-height:2.2}"
-        "span{padding:2px 4px;border-radius:2px}</style></head><body>"
-        f"<h1>{html.escape(title)}</h1><p><small>{html.escape(LEGEND)}.<br>{html.escape(SALIENCY_DEFINITION)}."
-        f"</small></p>{''.join(lines)}</body></html>"
+        "body{font-family:sans-serif;max-width:60em;margin:2em auto}</style></head><body>"
+        f"<h1>{html.escape(title)}</h1>{saliency_markup(sentences)}</body></html>"
     )
     with open(path, "w", encoding="utf-8") as file:
         file.write(page)

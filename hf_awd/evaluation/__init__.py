@@ -2,7 +2,7 @@
 decoded text (reconstruction BLEU and content-word recall, prior-sample diversity), BERTScore along interpolation
 paths, and the text metrics as offline `evaluate` modules (`load_metric`)."""
 
-from .bertscore import load_scorer, plot_interpolation_scores, score_interpolation_paths
+from .bertscore import interpolation_scores_figure, load_scorer, plot_interpolation_scores, score_interpolation_paths
 from .evaluate import evaluate_checkpoint, evaluate_sequence_vae, evaluate_texts
 from .metrics import active_units, gaussian_kl, iw_log_likelihood, log_normal, mutual_information, perplexity
 from .modules import METRIC_NAMES, load_metric
@@ -28,6 +28,7 @@ __all__ = [
     "evaluate_sequence_vae",
     "evaluate_texts",
     "gaussian_kl",
+    "interpolation_scores_figure",
     "is_degenerate",
     "iw_log_likelihood",
     "load_metric",

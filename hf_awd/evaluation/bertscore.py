@@ -240,8 +240,8 @@ def score_interpolation_paths(
     return {"scorer": description, "num_pairs": n, "steps": steps}
 
 
-def plot_interpolation_scores(table: dict, path) -> None:
-    """Save a Figure 4(b)-style line plot of a :func:`score_interpolation_paths` table as PNG.
+def interpolation_scores_figure(table: dict):
+    """A Figure 4(b)-style line plot of a :func:`score_interpolation_paths` table, as a matplotlib Figure.
 
     Uses matplotlib's Agg canvas directly, so the global pyplot backend is left alone.
     """
@@ -269,10 +269,15 @@ def plot_interpolation_scores(table: dict, path) -> None:
     ax.set_ylabel("BERTScore F1")
     n = table.get("num_pairs")
     title = str(table.get("scorer", "BERTScore"))
-    ax.set_title(f"{title}" + (f" ({n} pairs)" if n else ""), fontsize=10)
+    ax.set_title(f"{title}" + (f" ({n} pair{'s' if n != 1 else ''})" if n else ""), fontsize=10)
     ax.grid(True, alpha=0.3)
     ax.legend()
     fig.tight_layout()
+    return fig
+
+
+def plot_interpolation_scores(table: dict, path) -> None:
+    """Save :func:`interpolation_scores_figure` of a :func:`score_interpolation_paths` table as PNG."""
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, format="png", dpi=120)
+    interpolation_scores_figure(table).savefig(out, format="png", dpi=120)
