@@ -28,8 +28,9 @@ def tiny_trainer(tmp_path, model=None, **options):
                     save_strategy="no", load_best_model_at_end=False, disable_tqdm=True, seed=0, logging_steps=1)
     args = AWDTrainingArguments(**{**settings, **options})
     model = model or SequenceVAE(tiny_config(vocab_size=len(tokenizer)))
-    return AWDTrainer(model=model, args=args, train_dataset=dataset, data_collator=DataCollatorWithPadding(tokenizer),
-                      processing_class=tokenizer)
+    evaluated = dataset if args.eval_strategy != "no" else None  # evaluation, when on, reads the training sentences
+    return AWDTrainer(model=model, args=args, train_dataset=dataset, eval_dataset=evaluated,
+                      data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer)
 
 
 # ---- the objective ----
