@@ -40,14 +40,18 @@ def test_average_after_one_and_two_updates_by_hand(warmup, expected):
     assert average.num_updates == 2 and model.weight.item() == 0.0  # the model keeps its own weights
 
 
-def test_warmup_gives_way_to_the_decay():
-    """(1 + n) / (10 + n) exceeds 0.5 from n = 9 on: the 10th update (n = 9) uses decay 0.5."""
+def test_warmup_is_on_by_default_and_gives_way_to_the_decay():
+    """Default warm-up: the first update uses decay 1/10; (1 + n) / (10 + n) exceeds 0.5 from n = 9 on, so the 10th
+    update (n = 9) uses decay 0.5."""
     model = scalar_model(0.0)
     average = PolyakAverage(model, decay=0.5)
-    average.num_updates = 9
-    set_weight(model, 8.0)
+    set_weight(model, 10.0)
     average.update(model)
-    assert average.shadow["weight"].item() == pytest.approx(4.0)
+    assert average.shadow["weight"].item() == pytest.approx(9.0)
+    average.num_updates = 9
+    set_weight(model, 1.0)
+    average.update(model)
+    assert average.shadow["weight"].item() == pytest.approx(0.5 * 9.0 + 0.5 * 1.0)
 
 
 def test_applied_to_swaps_the_average_in_and_the_online_weights_back_even_after_an_error():
