@@ -1,6 +1,8 @@
 """The sequence VAE, its word dropout and the AWD adversary."""
 
 import copy
+import math
+from fractions import Fraction
 
 import pytest
 import torch
@@ -41,6 +43,14 @@ def test_adversarial_mask_drops_exactly_round_rt_words_never_padding(rate):
 def test_num_words_to_drop_rounds_half_up():
     assert num_words_to_drop(torch.tensor([0, 1, 2, 5, 10]), 0.3).tolist() == [0, 0, 1, 2, 3]
     assert num_words_to_drop(torch.tensor([5]), 0.5).tolist() == [3]
+
+
+@pytest.mark.parametrize("rate", [round(0.05 * i, 2) for i in range(1, 20)] + [0.29])
+def test_num_words_to_drop_rounds_the_decimal_rate_half_up_exactly(rate):
+    """Against exact rational arithmetic: R * T = 31.5 for R = 0.35, T = 90 must give 32, although 0.35 is stored as
+    0.34999999999999997 in binary."""
+    exact = [math.floor(Fraction(str(rate)) * t + Fraction(1, 2)) for t in range(301)]
+    assert num_words_to_drop(torch.arange(301), rate).tolist() == exact
 
 
 def test_smallest_k_mask_picks_the_smallest_eligible_scores():
