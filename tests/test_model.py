@@ -56,7 +56,8 @@ def test_num_words_to_drop_rounds_the_decimal_rate_half_up_exactly(rate):
 def test_smallest_k_mask_picks_the_smallest_eligible_scores():
     scores = torch.tensor([[0.5, -2.0, 1.0, -1.0, -9.0]])
     eligible = torch.tensor([[True, True, True, True, False]])
-    assert smallest_k_mask(scores, torch.tensor([2]), eligible).tolist() == [[0, 1, 0, 1, 0]]
+    mask = smallest_k_mask(scores, torch.tensor([2]), eligible)
+    assert mask.tolist() == [[0, 1, 0, 1, 0]] and mask.dtype == scores.dtype  # a float mask, as documented
 
 
 def test_capped_simplex_projection_is_feasible_and_matches_its_jacobian():
@@ -70,6 +71,29 @@ def test_capped_simplex_projection_is_feasible_and_matches_its_jacobian():
     assert y.min() >= 0 and y.max() <= 1 and y[1, 6:].abs().sum() == 0
     # The closed-form re-solve gives the projection's exact Jacobian: check it against finite differences.
     assert torch.autograd.gradcheck(lambda t: capped_simplex_projection(t, k, eligible, iters=80), (x,))
+
+
+def test_capped_simplex_projection_of_widely_spread_scores_matches_a_plain_bisection():
+    """Against y = clip(x + nu, 0, 1) on the eligible entries with sum(y) = k, nu found by 200 halvings of a bracket
+    wide enough for any x (the projection's KKT solution). Ineligible entries must not count: they hold extreme values
+    in rows 0-2, zeros in rows 3-4."""
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(5, 8, generator=generator, dtype=torch.float64) * 20
+    eligible = torch.rand(5, 8, generator=generator) < 0.75
+    eligible[:, :2], eligible[:, -1] = True, False
+    outside = torch.tensor([1e6, -1e6]).repeat(5, 4).double()
+    outside[3:] = 0.0
+    x = torch.where(eligible, x, outside)
+    k = torch.tensor([1, 2, 1, 2, 1])
+    expected = torch.zeros_like(x)
+    for row in range(5):
+        values = x[row, eligible[row]]
+        lo, hi = -values.max().item() - 1, 1 - values.min().item()
+        for _ in range(200):
+            nu = (lo + hi) / 2
+            lo, hi = (lo, nu) if (values + nu).clamp(0, 1).sum() > k[row] else (nu, hi)
+        expected[row, eligible[row]] = (values + (lo + hi) / 2).clamp(0, 1)
+    assert torch.allclose(capped_simplex_projection(x, k, eligible), expected, atol=1e-9)
 
 
 def test_gradient_reversal_negates_the_adversary_gradient_and_straight_through_is_nonzero():
