@@ -186,6 +186,23 @@ def test_the_adversary_gradient_pushes_it_to_drop_the_words_the_vae_needs_most()
         assert score_gradient[row, most_needed] > 0
 
 
+def test_adversary_scores_a_word_from_its_own_sentence_and_left_context_only():
+    """The adversary's Gaussians for a sentence are the same alone or batched with another, and word t's depend on
+    words 1..t: a change at position 2 moves them from position 2 on, not before (an LSTM over each sentence)."""
+    model = SequenceVAE(tiny_config(word_dropout="adversarial")).train()
+    input_ids, _ = mixed_length_batch([6, 6], seed=3)
+    inputs, eligible = input_ids[:, :-1], torch.ones(2, 7, dtype=torch.bool)
+    together = model.adversary(inputs, eligible, 0.3)
+    changed = inputs[1:].clone()
+    changed[0, 2] = 4 if changed[0, 2] != 4 else 5
+    alone, alone_changed = (model.adversary(ids, eligible[1:], 0.3) for ids in (inputs[1:], changed))
+    for name in ("score_mean", "score_logvar"):
+        assert torch.allclose(getattr(together, name)[1:], getattr(alone, name), atol=1e-6), name
+        before, after = getattr(alone, name)[0], getattr(alone_changed, name)[0]
+        assert torch.allclose(before[:2], after[:2], atol=1e-6), name
+        assert not torch.isclose(before[2:], after[2:]).any(), name
+
+
 def test_adversary_regulariser_equals_closed_form_gaussian_kl():
     input_ids, attention_mask = mixed_length_batch([5, 8])
     model = SequenceVAE(tiny_config(word_dropout="adversarial", adversary_kl_weight=2.5)).train()
