@@ -1,14 +1,18 @@
 """See what a trained adversary learned: per-token dropout saliency (paper Table 2) and its average per part of speech
 (Figure 4(a)) and per word-frequency bucket.
 
-    python scripts/analyze_adversary.py CHECKPOINT --sentences "a dog runs in the park ." --output_dir /tmp/awd
+    python scripts/analyze_adversary.py CHECKPOINT --sentences "A dog runs in the park." --output_dir /tmp/awd
     python scripts/analyze_adversary.py CHECKPOINT --test_file ../shared/data/ptb/test.txt --output_dir /tmp/awd
     python scripts/analyze_adversary.py CHECKPOINT --dataset_name ptb_text_only --split test --output_dir /tmp/awd
 
+The data options are those of scripts/train.py (and --split); without them, --sentences are drawn only, and with
+neither, the embedded corpus's test split is aggregated.
+
 Saliency (see hf_awd/analysis/saliency.py): the adversary's score means mu over `<bos> words <eos>` (no sampling),
 saliency_i = exp(-mu_i) / mean over the sentence's words of exp(-mu_j), so words average 1 per sentence; the
-K = round(R * n) words with the smallest mu are the ones dropped at the mean. POS tags come from spaCy's
-en_core_web_sm when installed, otherwise from a built-in lexicon+suffix tagger (the output says which).
+K = round(R * n) words with the smallest mu are the ones dropped at the mean. POS tags come from spaCy's English
+pipeline when installed (the [analysis] extra), otherwise from a built-in lexicon+suffix tagger (the output says
+which).
 
 Writes to --output_dir: saliency.html and saliency.png (the --sentences, or the first --num_examples sentences of the
 split), pos_saliency.png and frequency_saliency.png (over the split), and analysis.json with every figure.
@@ -32,8 +36,7 @@ from hf_awd.analysis import (
     sentence_saliency,
     tag_sentences,
 )
-from hf_awd.data import load_text_splits
-from hf_awd.cli import load_checkpoint_or_exit
+from hf_awd.cli import DATA_OPTIONS, add_data_arguments, load_checkpoint_or_exit, load_split
 
 
 def parse_arguments(argv):
@@ -41,13 +44,7 @@ def parse_arguments(argv):
     parser.add_argument("checkpoint", help="folder of a model trained with --word_dropout adversarial")
     parser.add_argument("--output_dir", required=True)
     parser.add_argument("--sentences", nargs="+", help="sentences to draw as saliency maps")
-    data = parser.add_argument_group("split to aggregate over (default: the embedded corpus; none with --sentences)")
-    data.add_argument("--train_file")
-    data.add_argument("--test_file", help="local file, one sentence per line (used as the chosen split)")
-    data.add_argument("--dataset_name", help="Hub dataset id, e.g. ptb_text_only")
-    data.add_argument("--dataset_config_name")
-    data.add_argument("--text_column")
-    data.add_argument("--split", default="test")
+    data = add_data_arguments(parser)
     data.add_argument("--max_sentences", type=int, default=2000, help="aggregate over the first N sentences")
     parser.add_argument("--num_examples", type=int, default=10, help="maps drawn from the split without --sentences")
     parser.add_argument("--rate", type=float, help="dropout rate R for K = round(R*n) (default: the model's)")
@@ -56,19 +53,11 @@ def parse_arguments(argv):
     return parser.parse_args(argv)
 
 
-def load_split(args) -> list[str] | None:
-    """Texts of the split to aggregate over; None when only --sentences were given."""
-    if args.sentences and not (args.train_file or args.test_file or args.dataset_name):
+def split_texts(args) -> list[str] | None:
+    """Texts of the split to aggregate over (the embedded corpus by default); None when only --sentences were given."""
+    if args.sentences and not any(getattr(args, name) for name in DATA_OPTIONS):
         return None
-    if args.test_file and not args.train_file:
-        texts = load_text_splits(train_file=args.test_file)["train"]["text"]
-    else:
-        splits = load_text_splits(args.dataset_name, args.dataset_config_name, args.text_column,
-                                  train_file=args.train_file, test_file=args.test_file)
-        if args.split not in splits:
-            raise SystemExit(f"error: split {args.split!r} not found; available: {list(splits)}")
-        texts = splits[args.split]["text"]
-    return texts[: args.max_sentences]
+    return load_split(args)["text"][: args.max_sentences]
 
 
 def format_table(aggregate: dict, title: str) -> str:
@@ -86,7 +75,7 @@ def main(argv=None):
     model, tokenizer = load_checkpoint_or_exit(args.checkpoint, require_adversary=True)
     model.to("cuda" if torch.cuda.is_available() else "cpu")
     os.makedirs(args.output_dir, exist_ok=True)
-    texts = load_split(args)
+    texts = split_texts(args)
 
     def saliency(sentences):
         return sentence_saliency(model, tokenizer, sentences, args.rate, args.batch_size, args.max_words)

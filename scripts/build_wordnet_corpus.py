@@ -15,13 +15,11 @@ From every gloss we keep
 Examples are matched as quoted spans rather than by splitting on ";" because
 about a hundred examples contain a ";" themselves.
 
-Normalisation (PTB-like, so `line.split()` gives the tokens):
-  - lowercase;
-  - words keep inner hyphens, dots, apostrophes and digit-group commas
-    ("well-known", "3.14", "o'clock", "1,000");
-  - clitics are split off: "dog's" -> "dog 's", "don't" -> "do n't";
-  - every other non-space character is a token of its own
-    ("a dog's tail." -> "a dog 's tail .").
+Normalisation and splitting: `hf_awd.data.tokenizer.split_words`, the very
+normaliser and pre-tokenizer that every saved tokenizer applies (NFKC, lowercase,
+PTB-like words: "a dog's tail." -> "a dog 's tail .", "don't" -> "do n't";
+words keep inner hyphens, dots, apostrophes and digit-group commas), so raw text
+encodes to the words of the corpus.
 Items with fewer than 2 tokens or more than --max_words tokens are dropped,
 and exact duplicates are removed, keeping the first occurrence in the file
 order noun, verb, adj, adv.
@@ -46,6 +44,8 @@ import re
 import sys
 from pathlib import Path
 
+from hf_awd.data.tokenizer import split_words
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_OUTPUT_DIR = REPO_ROOT / "hf_awd" / "data" / "wordnet"
 DEFAULT_WORDNET_DIR = Path("/usr/share/wordnet")
@@ -53,19 +53,11 @@ COPYRIGHT_FILE = Path("/usr/share/doc/wordnet-base/copyright")
 POS_FILES = ("data.noun", "data.verb", "data.adj", "data.adv")
 SPLITS = ("train", "validation", "test")
 
-CLITICS = "s|re|ve|ll|d|m"  # split off as "'s", "'re", ...; "n't" is handled on its own
-TOKEN_RE = re.compile(
-    r"\w+(?=n't\b)"                                # "do" of "don't"
-    r"|n't\b"
-    rf"|'(?:{CLITICS})\b"
-    rf"|\w+(?:[-.]\w+|(?<=\d),\d+|'(?!(?:t|{CLITICS})\b)\w+)*"  # word with inner - . , '
-    r"|\S"                                         # any other character
-)
 QUOTED_RE = re.compile(r'"([^"]*)"')
 
 
 def tokenize(text):
-    return " ".join(TOKEN_RE.findall(text.lower()))
+    return " ".join(split_words(text.strip()))
 
 
 def gloss_items(gloss):
@@ -144,9 +136,11 @@ def write_readme(output_dir, rows, max_words):
     text = f"""# WordNet 3.0 glosses and examples
 
 Default training corpus of `hf_awd`, shipped inside the package so training
-works offline. Each line is one lowercased, PTB-like tokenised English
-sentence (tokens separated by single spaces): a definition clause or an
-example sentence from a WordNet 3.0 gloss. Sentences have 2 to {max_words}
+works offline. Each line is one English sentence, a definition clause or an
+example sentence from a WordNet 3.0 gloss, normalised and split into words by
+the tokenizer's own rules (`hf_awd.data.tokenizer.split_words`: NFKC,
+lowercase, PTB-like words and punctuation), words separated by single spaces,
+so raw text encodes to the same words. Sentences have 2 to {max_words}
 tokens, are deduplicated, and the splits are disjoint (random.Random(0)
 shuffle, 90% / 5% / 5%).
 

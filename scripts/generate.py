@@ -6,7 +6,8 @@
     python scripts/generate.py outputs/sequence-vae explore "a small dog ran ." --num_samples 5   # z ~ q(z|x)
 
 Decoding options (`--num_beams`, `--do_sample`, `--temperature`, `--top_k`, `--top_p`, `--max_new_tokens`) go to
-`model.generate`; unset ones keep the checkpoint's generation config (greedy, at most 50 new tokens).
+`model.generate`; unset ones keep the checkpoint's generation config (greedy, at most 50 new tokens, no `<unk>`).
+Empty or all-`<unk>` decodes get a warning on stderr.
 """
 
 import argparse
@@ -15,7 +16,7 @@ import sys
 import torch
 from transformers import set_seed
 
-from hf_awd.cli import load_checkpoint_or_exit, positive_int
+from hf_awd.cli import load_checkpoint_or_exit, positive_int, warn_if_degenerate
 
 DECODING_OPTIONS = ("num_beams", "do_sample", "temperature", "top_k", "top_p", "max_new_tokens")
 
@@ -42,16 +43,17 @@ def parse_arguments(argv):
     return parser.parse_args(argv)
 
 
-def decode(model, tokenizer, args, options) -> list[str]:
-    """The lines to print for the chosen mode."""
+def decode(model, tokenizer, args, options) -> tuple[list[str], list[str]]:
+    """The decoded sentences of the chosen mode, and the lines to print."""
     if args.mode == "sample":
         z = torch.randn(args.num_samples, model.config.latent_size)
-        return [f"z ~ N(0, I): {sentence}" for sentence in model.decode_latents(z, tokenizer, **options)]
+        sentences = model.decode_latents(z, tokenizer, **options)
+        return sentences, [f"z ~ N(0, I): {sentence}" for sentence in sentences]
     if args.mode == "reconstruct":
-        pairs = zip(args.texts, model.reconstruct(args.texts, tokenizer, **options))
-        return [f"x: {text}\n   -> {sentence}" for text, sentence in pairs]
+        sentences = model.reconstruct(args.texts, tokenizer, **options)
+        return sentences, [f"x: {text}\n   -> {sentence}" for text, sentence in zip(args.texts, sentences)]
     sentences = model.explore(args.text, tokenizer, n=args.num_samples, **options)
-    return [f"x: {args.text}"] + [f"z ~ q(z|x): {sentence}" for sentence in sentences]
+    return sentences, [f"x: {args.text}"] + [f"z ~ q(z|x): {sentence}" for sentence in sentences]
 
 
 def main(argv=None):
@@ -60,9 +62,11 @@ def main(argv=None):
     model, tokenizer = load_checkpoint_or_exit(args.checkpoint)
     options = {name: getattr(args, name) for name in DECODING_OPTIONS if getattr(args, name) is not None}
     try:
-        print("\n".join(decode(model, tokenizer, args, options)))
+        sentences, lines = decode(model, tokenizer, args, options)
     except ValueError as error:  # empty texts, invalid decoding options
         raise SystemExit(f"error: {error}") from None
+    print("\n".join(lines))
+    warn_if_degenerate(sentences)
 
 
 if __name__ == "__main__":

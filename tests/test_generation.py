@@ -1,5 +1,6 @@
 """Generation: decoding from latent codes, reconstruct / interpolate / explore, pipelines, remote code."""
 
+import copy
 import importlib.util
 import json
 import re
@@ -77,7 +78,8 @@ def test_greedy_is_deterministic_stops_at_eos_and_matches_step_by_step_decoding(
         assert ids[0] == model.config.bos_token_id and ids[-1] == model.config.eos_token_id
         assert ids.count(model.config.eos_token_id) == 1
         assert ids == greedy_by_hand(model, code, 30)
-    assert model.reconstruct(SENTENCES, tokenizer) == tokenizer.batch_decode(first[:, 1:], skip_special_tokens=True)
+    decoded = tokenizer.batch_decode(first[:, 1:], skip_special_tokens=True)
+    assert model.reconstruct(SENTENCES, tokenizer) == [text.strip() for text in decoded]
 
 
 def test_beam_search_reorders_the_recurrent_state(model, tokenizer):
@@ -120,12 +122,49 @@ def test_batch_and_single_results_agree(model, tokenizer):
 
 def test_prompt_is_continued_and_given_back(model, tokenizer):
     z = model.encode_texts(SENTENCES[:1], tokenizer).mean
-    prompt = tokenizer(["the cat"], return_tensors="pt")["input_ids"]  # <bos> the cat <eos>
+    prompt = tokenizer(["the cat"], return_tensors="pt")["input_ids"]  # <bos> the cat: a prompt, no <eos>
+    assert prompt[0, 0] == tokenizer.bos_token_id and prompt[0, -1] != tokenizer.eos_token_id
     out = model.generate(prompt, z=z, max_new_tokens=10)
     assert torch.equal(out[:, : prompt.shape[1]], prompt)
-    # The tokenizer's trailing <eos> is dropped: the first new token continues "<bos> the cat".
-    logits, _ = model.decode(prompt[:, :-1], z)
+    logits, _ = model.decode(prompt, z)
     assert out[0, prompt.shape[1]] == logits[0, -1].argmax()
+
+
+def test_generate_takes_the_tokenizer_output_as_it_is(model, tokenizer):
+    """`generate(**tokenizer(text))`: lists and the attention mask are accepted, as tensors are."""
+    torch.manual_seed(0)
+    z = torch.randn(1, model.config.latent_size)
+    expected = model.generate(tokenizer("the cat", return_tensors="pt")["input_ids"], z=z)
+    assert torch.equal(model.generate(**tokenizer("the cat"), z=z), expected)
+    assert torch.equal(model.generate(**tokenizer(["the cat"], return_tensors="pt"), z=z), expected)
+
+
+def test_a_prompt_ending_in_eos_is_not_decoded_past(model, tokenizer):
+    """Tokenizers saved before the text handling of issue 15 add <eos>: decoding continues the words, not <eos>, and
+    the returned prompt holds <pad> where the <eos> was, so decoded text does not read "the cat <eos> sat"."""
+    z = model.encode_texts(SENTENCES[:1], tokenizer).mean
+    words = tokenizer(["the cat"], return_tensors="pt")["input_ids"]
+    with_eos = torch.cat([words, torch.tensor([[tokenizer.eos_token_id]])], dim=1)
+    out, plain = model.generate(with_eos, z=z, max_new_tokens=10), model.generate(words, z=z, max_new_tokens=10)
+    assert out.shape[1] == plain.shape[1] + 1 and out[0, words.shape[1]] == tokenizer.pad_token_id
+    assert torch.equal(out[:, with_eos.shape[1]:], plain[:, words.shape[1]:])  # the same continuation
+    assert tokenizer.eos_token_id not in out[0, : with_eos.shape[1]].tolist()
+
+
+def test_unk_is_never_decoded_by_default(model, tokenizer):
+    """A model whose likeliest word is always <unk> still decodes words: the saved generation config suppresses
+    <unk>; `suppress_tokens=None` (or []) lets it through."""
+    loud = copy.deepcopy(model)
+    head = torch.nn.Linear(loud.config.decoder_hidden_size, loud.config.vocab_size)  # a bias: <unk> +100 everywhere
+    with torch.no_grad():
+        head.weight.copy_(loud.lm_head.weight)
+        head.bias.zero_()[tokenizer.unk_token_id] = 100.0
+    loud.lm_head = head
+    assert loud.generation_config.suppress_tokens == [tokenizer.unk_token_id]
+    torch.manual_seed(0)
+    z = torch.randn(8, loud.config.latent_size)
+    assert tokenizer.unk_token_id not in loud.generate(z=z).flatten().tolist()
+    assert tokenizer.unk_token_id in loud.generate(z=z, suppress_tokens=None).flatten().tolist()
 
 
 def test_encode_texts_matches_encode(model, tokenizer):
@@ -221,7 +260,12 @@ def test_text_generation_pipeline(model, tokenizer):
     sample = generator("", do_sample=False, max_new_tokens=20)[0]["generated_text"]
     assert sample.strip() and "<" not in sample
     continuation = generator("the cat", do_sample=False, max_new_tokens=20, return_full_text=False)
-    assert continuation[0]["generated_text"].strip()
+    new_text = continuation[0]["generated_text"]
+    assert new_text.strip() and "<" not in new_text
+    # The full text is the prompt and its continuation with a space between them ("the cat sat", not "the catsat"):
+    # the tokenizer puts a space before every word, the first of a continuation included.
+    full_text = generator("the cat", do_sample=False, max_new_tokens=20)[0]["generated_text"]
+    assert full_text == "the cat" + new_text and new_text.startswith(" ") and not new_text.startswith("  ")
 
 
 def test_generation_with_trust_remote_code_where_hf_awd_is_not_importable(model, tokenizer, tmp_path):
@@ -255,10 +299,15 @@ def load_script(name: str):
     return module
 
 
-@pytest.mark.parametrize("name", ["generate", "interpolate"])
+@pytest.mark.parametrize("name", ["generate", "interpolate", "evaluate"])
 def test_scripts_report_a_missing_checkpoint_in_one_line(name, tmp_path):
     argv = [str(tmp_path / "missing")] + (["sample"] if name == "generate" else [])
     with pytest.raises(SystemExit, match=r"^error: no checkpoint at .*missing' \(expected a folder with config.json\)$"):
+        load_script(name).main(argv)
+    # A Hub id goes through the same loader: offline, it fails at once, saying so.
+    argv[0] = "someone/sequence-vae"
+    with pytest.raises(SystemExit, match=r"^error: Could not load checkpoint 'someone/sequence-vae': the Hugging Face "
+                                         r"Hub cannot be reached \(offline\)"):
         load_script(name).main(argv)
 
 
@@ -280,6 +329,17 @@ def test_scripts_end_to_end(model, tokenizer, tmp_path, capsys):
     assert all(len(path["interpolations"]) == 2 for path in record["paths"])
     assert (tmp_path / "out" / "interpolation_scores.png").stat().st_size > 0
     assert "Example 3" in capsys.readouterr().out
+
+
+def test_scripts_warn_on_empty_or_all_unk_decodes(model, tokenizer, tmp_path, monkeypatch, capsys):
+    model.save_pretrained(tmp_path)
+    tokenizer.save_pretrained(tmp_path)
+    capsys.readouterr()  # the progress bars of saving
+    monkeypatch.setattr(SequenceVAE, "decode_latents", lambda self, z, tokenizer, **kw: ["", "<unk> <unk> .", "a cat"])
+    load_script("generate").main([str(tmp_path), "sample", "--num_samples", "3"])
+    printed = capsys.readouterr()
+    assert printed.out.splitlines() == ["z ~ N(0, I): ", "z ~ N(0, I): <unk> <unk> .", "z ~ N(0, I): a cat"]
+    assert "warning: 2 of 3 decoded sentences are empty or nothing but <unk>" in printed.err.splitlines()[-1]
 
 
 def test_decoded_text_keeps_unknown_words(model, tokenizer, monkeypatch):

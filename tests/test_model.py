@@ -1,6 +1,7 @@
 """The sequence VAE, its word dropout and the AWD adversary."""
 
 import copy
+import itertools
 import math
 from fractions import Fraction
 
@@ -70,7 +71,61 @@ def test_capped_simplex_projection_is_feasible_and_matches_its_jacobian():
     assert torch.allclose(y.sum(dim=1), k.double(), atol=1e-6)
     assert y.min() >= 0 and y.max() <= 1 and y[1, 6:].abs().sum() == 0
     # The closed-form re-solve gives the projection's exact Jacobian: check it against finite differences.
-    assert torch.autograd.gradcheck(lambda t: capped_simplex_projection(t, k, eligible, iters=80), (x,))
+    assert torch.autograd.gradcheck(lambda t: capped_simplex_projection(t, k, eligible), (x,))
+
+
+def brute_force_capped_simplex_projection(x: list[float], k: int):
+    """Projection of x onto {y in [0, 1]^n : sum(y) = k} by enumerating which coordinates sit at 0, at 1 or strictly
+    between (3^n cases) and keeping the one whose KKT conditions hold: y = clamp(x + nu) with the between-set's nu.
+    Returns y and the between-set (empty when k = 0 or k = n)."""
+    for sides in itertools.product((0, 1, 2), repeat=len(x)):  # 0: y = 0, 1: 0 < y < 1, 2: y = 1
+        between = [i for i, side in enumerate(sides) if side == 1]
+        ones = sides.count(2)
+        if not between:  # y in {0, 1}^n: some nu puts every 1 at or above 1 and every 0 at or below 0
+            lowest_one = min((x[i] for i, side in enumerate(sides) if side == 2), default=float("inf"))
+            highest_zero = max((x[i] for i, side in enumerate(sides) if side == 0), default=-float("inf"))
+            if ones == k and lowest_one - highest_zero >= 1:
+                return [float(side == 2) for side in sides], []
+            continue
+        nu = (k - ones - sum(x[i] for i in between)) / len(between)
+        if all((0 < x[i] + nu < 1) if side == 1 else (x[i] + nu <= 0) if side == 0 else (x[i] + nu >= 1)
+               for i, side in enumerate(sides)):
+            return [min(max(value + nu, 0.0), 1.0) for value in x], between
+    raise AssertionError("no feasible KKT point")
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("seed", range(6))
+def test_capped_simplex_projection_equals_brute_force_with_its_exact_jacobian(seed, dtype):
+    """Values against the enumeration above; the Jacobian on each row's unclamped set is I - 11^T / |set| (zero
+    elsewhere), the exact derivative of the projection: zero where no coordinate is unclamped (k = 0, k = n, or
+    scores far apart), in float32 too. Rows include k = 0, k = n, no eligible position, ties."""
+    generator = torch.Generator().manual_seed(seed)
+    rows = 10
+    x = (torch.randn(rows, 6, generator=generator, dtype=torch.float64) * 1.5).to(dtype)
+    x[5] = torch.tensor([0.3, 0.3, 0.3, -0.2, 0.9, 0.3], dtype=dtype)  # ties
+    eligible = torch.rand(rows, 6, generator=generator) < 0.8
+    eligible[3] = False
+    eligible[5] = True
+    n = eligible.sum(dim=1)
+    k = 1 + (torch.rand(rows, generator=generator) * (n - 1)).long()  # 0 < k < n where n > 1
+    k[0], k[1], k[3], k[5] = 0, n[1], 0, 1
+    k = k.clamp(max=n)
+    y = capped_simplex_projection(x, k, eligible)
+    jacobian = torch.autograd.functional.jacobian(lambda t: capped_simplex_projection(t, k, eligible), x)
+    for row in range(rows):
+        positions = eligible[row].nonzero().flatten().tolist()
+        expected, between = brute_force_capped_simplex_projection([x[row, i].item() for i in positions], int(k[row]))
+        tolerance = 1e-9 if dtype == torch.float64 else 1e-5
+        full = torch.zeros(6, dtype=dtype)
+        full[positions] = torch.tensor(expected, dtype=dtype)
+        torch.testing.assert_close(y[row], full, atol=tolerance, rtol=0)
+        expected_jacobian = torch.zeros(6, 6, dtype=dtype)
+        free = [positions[i] for i in between]
+        for i in free:
+            for j in free:
+                expected_jacobian[i, j] = float(i == j) - 1 / len(free)
+        torch.testing.assert_close(jacobian[row, :, row], expected_jacobian, atol=tolerance, rtol=0)
 
 
 def test_capped_simplex_projection_of_widely_spread_scores_matches_a_plain_bisection():

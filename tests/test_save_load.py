@@ -21,8 +21,11 @@ def test_automodel_round_trip_gives_identical_outputs(tmp_path):
     assert type(loaded) is SequenceVAE
     input_ids = torch.tensor([[2, 5, 6, 7, 3], [2, 8, 3, 0, 0]])
     z = torch.randn(2, model.config.latent_size)
-    assert torch.equal(model.decode(input_ids, z)[0], loaded.decode(input_ids, z)[0])
-    assert torch.equal(model.encode(input_ids)[0], loaded.encode(input_ids)[0])
+    saved, reloaded = model.state_dict(), loaded.state_dict()
+    assert saved.keys() == reloaded.keys() and all(torch.equal(saved[k], reloaded[k]) for k in saved)
+    # Same weights; the packed LSTM kernels may round differently between two calls (seen under OMP_NUM_THREADS=1).
+    torch.testing.assert_close(model.decode(input_ids, z)[0], loaded.decode(input_ids, z)[0], rtol=0, atol=1e-6)
+    torch.testing.assert_close(model.encode(input_ids)[0], loaded.encode(input_ids)[0], rtol=0, atol=1e-6)
 
 
 def test_trust_remote_code_loads_where_hf_awd_is_not_importable(tmp_path):
@@ -51,8 +54,9 @@ def test_autotokenizer_round_trip(tmp_path):
         assert getattr(loaded, name) == getattr(tokenizer, name)
     assert [loaded.pad_token_id, loaded.unk_token_id, loaded.bos_token_id, loaded.eos_token_id] == [0, 1, 2, 3]
     assert encode_sentences(loaded, SENTENCES) == encode_sentences(tokenizer, SENTENCES)
-    ids = loaded("The cat sat .")["input_ids"]  # lowercased, <bos> ... <eos> added by the post-processor
-    assert ids[0] == 2 and ids[-1] == 3 and loaded.decode(ids, skip_special_tokens=True) == "the cat sat ."
+    ids = loaded("The cat sat.")["input_ids"]  # lowercased and split; <bos> added by the post-processor
+    assert ids == [2, *(loaded.convert_tokens_to_ids(word) for word in ("the", "cat", "sat", "."))]
+    assert loaded.decode(ids, skip_special_tokens=True) == " the cat sat."  # detokenised, a space before each word
     assert loaded("zebra")["input_ids"][1] == loaded.unk_token_id
 
 

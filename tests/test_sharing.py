@@ -30,7 +30,7 @@ from .test_train_script import TINY, load_train_script
 EXPECTED_FILES = {
     "README.md", "config.json", "generation_config.json", "model.safetensors", "tokenizer.json",
     "tokenizer_config.json", "configuration_sequence_vae.py", "modeling_sequence_vae.py", "adversary.py",
-    "generation_sequence_vae.py",
+    "generation_sequence_vae.py", "double_lstm.py",
 }
 SENTENCE = "a small dog ran in the park ."
 
@@ -68,6 +68,7 @@ def evaluation_json(offline_run, tmp_path_factory):
     """scripts/evaluate.py figures (with importance sampling) of the run, written outside its folder."""
     path = tmp_path_factory.mktemp("evaluation") / "evaluation_test.json"
     run_quietly(load_script("evaluate").main, [str(offline_run[0]), "--max_samples", "20", "--iw_samples", "3",
+                                               "--num_reconstructions", "10", "--num_prior_samples", "20",
                                                "--output_file", str(path)])
     return path
 
@@ -84,8 +85,18 @@ def test_offline_train_with_push_to_hub_warns_and_stages_the_final_model(offline
     assert "pushing is impossible" in printed and "offline mode is on (HF_HUB_OFFLINE=1)" in printed
     assert f"hf upload me/test {staged.resolve()}" in printed
     assert {path.name for path in staged.iterdir()} == EXPECTED_FILES
-    assert front_matter(staged / "README.md")["model-index"][0]["name"] == "test"  # validation figures of training
+    index = front_matter(staged / "README.md")["model-index"][0]
+    assert index["name"] == "test"
+    # The test figures that training measured on the final weights, not validation's; rounded as the card shows them.
+    result = index["results"][0]
+    test_figures = json.loads((output_dir / "test_results.json").read_text())
+    assert result["dataset"]["split"] == "test"
+    reported = {metric["type"]: metric["value"] for metric in result["metrics"]}
+    assert reported["neg_elbo"] == round(test_figures["test_neg_elbo"], 2) != test_figures["test_neg_elbo"]
+    assert reported["kl"] == round(test_figures["test_kl"], 2)
     card = (staged / "README.md").read_text()
+    assert "**test split** of WordNet 3.0 glosses (hf_awd) (scripts/train.py, final weights)" in card
+    assert f"| −ELBO | {test_figures['test_neg_elbo']:.2f} |" in card
     assert "WordNet 3.0 Copyright 2006 by Princeton University" in card and "arxiv.org/abs/2209.12590" in card
     assert json.loads((output_dir / "run_arguments.json").read_text())["training"]["hub_token"] == "<HUB_TOKEN>"
 
@@ -102,11 +113,13 @@ def test_staged_folder_has_exactly_the_upload_files_and_the_evaluation_as_model_
     result = metadata["model-index"][0]["results"][0]
     assert result["dataset"]["split"] == "test"
     figures = json.loads(evaluation_json.read_text())
+    assert figures["num_reconstructions"] == 10 and 0 <= figures["reconstruction_bleu"] <= 100
+    assert figures["num_prior_samples"] == 20 and 0 <= figures["repeated_trigram_rate"] <= 1
     reported = {metric["type"]: metric["value"] for metric in result["metrics"]}
     expected = {"nll": "nll", "ppl": "perplexity", "neg_elbo": "neg_elbo", "kl": "kl",
                 "mutual_information": "mutual_information", "active_units": "active_units"}
     for key, metric_type in expected.items():
-        assert reported[metric_type] == figures[key], key
+        assert reported[metric_type] == round(figures[key], 2), key
     card = (staged / "README.md").read_text()
     assert 'AutoModel.from_pretrained("me/awd-test", trust_remote_code=True)' in card
     assert "| `learning_rate` | 0.001 |" in card  # from the run's run_arguments.json, not training_args.bin
@@ -147,6 +160,15 @@ print(json.dumps(result))
     loaded = json.loads(result.stdout.strip().splitlines()[-1])
     assert torch.allclose(torch.tensor(loaded["mean"]), torch.tensor(expected["mean"]))
     assert loaded["greedy"] == expected["greedy"]
+
+
+def test_card_snippet_with_hf_awd_runs(offline_run, tmp_path, capsys):
+    """The card's first snippet (hf_awd installed), pointed at the staged folder, runs offline as written."""
+    staged = stage_for_upload(offline_run[0], tmp_path / "staged", repo_id="me/awd-test")
+    snippet = re.findall(r"```python\n(.*?)```", (staged / "README.md").read_text(), re.DOTALL)[0]
+    exec(snippet.replace('"me/awd-test"', repr(str(staged))), {})
+    printed = capsys.readouterr().out.strip()
+    assert printed.startswith("['") and "<" not in printed  # one reconstruction, without special tokens
 
 
 @pytest.fixture

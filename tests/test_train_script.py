@@ -115,3 +115,36 @@ def test_saved_folders_hold_no_pickled_training_arguments(tmp_path):
     for folder in (tmp_path, tmp_path / "checkpoint-3"):
         assert not (folder / "training_args.bin").exists()
         assert json.loads((folder / "training_args.json").read_text())["max_steps"] == 3
+
+
+def test_recipe_and_preset_stand_for_their_options_and_explicit_options_win():
+    parse = load_train_script().parse_arguments
+    model_args, _, training_args = parse(["--recipe", "authors", "--preset", "paper", "--learning_rate", "0.1",
+                                          "--output_dir", "unused", "--report_to", "none"])
+    assert training_args.optim == "sgd" and training_args.learning_rate == 0.1  # the explicit option wins
+    assert training_args.adversary_learning_rate == 1e-3 and model_args.initialization == "authors"
+    assert model_args.decoder_hidden_size == 2048 and training_args.kl_annealing_steps == 30000
+    assert training_args.kl_start_weight == 0.1 and training_args.free_bits == 0.0
+    with pytest.raises(SystemExit):
+        parse(["--recipe", "mine"])
+
+
+def test_validation_is_evaluated_once_per_evaluation_and_test_figures_are_printed(tmp_path, monkeypatch, capsys):
+    """Evaluations at steps 3 and 6 and one of the test split: the final weights' validation figures come from the
+    training log (step 6), not from a second pass; train.py prints both splits."""
+    from hf_awd.training import trainer as trainer_module
+
+    calls = []
+    evaluate = trainer_module.evaluate_sequence_vae
+    monkeypatch.setattr(trainer_module, "evaluate_sequence_vae",
+                        lambda *args, **kwargs: calls.append(len(args[1].dataset)) or evaluate(*args, **kwargs))
+    train("--output_dir", str(tmp_path), "--max_steps", "6", "--max_train_samples", "200",
+          "--load_best_model_at_end", "false")
+    assert len(calls) == 3  # validation at steps 3 and 6, then test
+    validation = json.loads((tmp_path / "eval_results.json").read_text())
+    logged = [entry for entry in log_history(tmp_path) if entry.get("step") == 6 and "eval_neg_elbo" in entry]
+    assert validation["eval_neg_elbo"] == logged[-1]["eval_neg_elbo"]
+    printed = capsys.readouterr().out
+    assert "validation" in printed and "test" in printed
+    test_figures = json.loads((tmp_path / "test_results.json").read_text())
+    assert f"{test_figures['test_neg_elbo']:.2f}" in printed

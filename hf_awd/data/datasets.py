@@ -24,7 +24,8 @@ def load_text_splits(
     validation_file: str | None = None,
     test_file: str | None = None,
 ) -> DatasetDict:
-    """Splits with one column, "text". Local files win over a Hub id; with neither, the embedded WordNet corpus.
+    """Splits with one column, "text". Local files win over a Hub id (only the splits given are loaded: evaluation
+    may read --test_file alone); with neither, the embedded WordNet corpus.
 
     A Hub dataset without a validation split gets one: 5% of train, split off with a fixed seed.
     Empty and whitespace-only lines are dropped.
@@ -32,8 +33,6 @@ def load_text_splits(
     files = {"train": train_file, "validation": validation_file, "test": test_file}
     files = {split: path for split, path in files.items() if path}
     if files:
-        if "train" not in files:
-            raise ValueError("local data needs --train_file (and usually --validation_file)")
         splits = load_dataset("text", data_files=files)
     elif dataset_name:
         with hub_errors_explained(dataset_name, "dataset", LOCAL_FILES_HINT):

@@ -4,16 +4,14 @@ Token counting (as He et al., 2019): every sentence contributes its words plus `
 is never predicted. PPL = exp(total NLL / total predicted tokens).
 """
 
-import os
-
 import torch
 from datasets import DatasetDict
 from torch.utils.data import DataLoader
-from tqdm.auto import tqdm
-from transformers import AutoTokenizer, DataCollatorWithPadding
+from transformers import DataCollatorWithPadding
 
 from ..data import tokenize_splits
-from ..model import SequenceVAE
+from ..model import load_checkpoint
+from ..utils import progress_bar
 from .metrics import active_units, gaussian_kl, iw_log_likelihood, mutual_information, perplexity
 
 
@@ -37,19 +35,21 @@ def iw_log_likelihood_batch(model, input_ids, attention_mask, mean, logvar, num_
 
 
 @torch.no_grad()
-def evaluate_sequence_vae(model, dataloader, iw_samples: int = 0, gather=None, seed: int = 0, progress=False):
+def evaluate_sequence_vae(model, dataloader, iw_samples: int = 0, gather=None, seed: int = 0):
     """Run `model` (in eval mode: no word dropout) over `dataloader` and return the paper's metrics.
 
     Per sentence: -ELBO = -log p(x|z) + KL with one z ~ q(z|x); with `iw_samples` > 0 also the IW-NLL. `gather`
     (e.g. `accelerator.gather_for_metrics`) collects per-sentence tensors across processes, so MI and AU use the
-    aggregate posterior of the whole split. Returns a dict of floats.
+    aggregate posterior of the whole split. Shows a progress bar with an ETA (`hf_awd.utils.progress_bar`: off under
+    `--disable_tqdm`). Returns a dict of floats.
     """
     was_training = model.training
     model.eval()
     generator = torch.Generator(device=model.device).manual_seed(seed)
     gather = gather or (lambda tensor: tensor)
     collected = {key: [] for key in ("mean", "logvar", "reconstruction", "kl", "tokens", "iw_nll")}
-    for batch in tqdm(dataloader, desc="Evaluating", disable=not progress):
+    desc = f"Evaluating ({iw_samples} importance samples)" if iw_samples else "Evaluating"
+    for batch in progress_bar(dataloader, desc=desc, leave=False):
         input_ids = batch["input_ids"].to(model.device)
         attention_mask = batch["attention_mask"].to(model.device)
         mean, logvar = model.encode(input_ids, attention_mask)
@@ -93,19 +93,21 @@ def summarize(stats: dict) -> dict:
     return metrics
 
 
-def evaluate_checkpoint(checkpoint: str, texts, iw_samples: int = 500, batch_size: int = 64, seed: int = 0,
-                        max_words: int | None = 100, progress: bool = True) -> dict:
-    """Load a saved model and its tokenizer, and evaluate them on `texts` (a `datasets.Dataset` with a "text"
-    column). On a GPU when one is available."""
-    if not os.path.isfile(os.path.join(checkpoint, "config.json")):
-        raise FileNotFoundError(f"no checkpoint at {checkpoint!r} (expected a folder with config.json)")
-    model = SequenceVAE.from_pretrained(checkpoint).eval()
-    model.to("cuda" if torch.cuda.is_available() else "cpu")
-    tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+def evaluate_texts(model, tokenizer, texts, iw_samples: int = 0, batch_size: int = 64, seed: int = 0,
+                   max_words: int | None = 100) -> dict:
+    """`evaluate_sequence_vae` of `model` on `texts` (a `datasets.Dataset` with a "text" column)."""
     dataset = tokenize_splits(DatasetDict(eval=texts), tokenizer, max_words)["eval"]
     # Batches of similar length: the recurrent decoders also step over padding, and every metric is per sentence
     # or over the whole split, so the order does not matter.
     lengths = [len(ids) for ids in dataset["input_ids"]]
     dataset = dataset.select(sorted(range(len(dataset)), key=lengths.__getitem__))
     loader = DataLoader(dataset, batch_size=batch_size, collate_fn=DataCollatorWithPadding(tokenizer))
-    return evaluate_sequence_vae(model, loader, iw_samples=iw_samples, seed=seed, progress=progress)
+    return evaluate_sequence_vae(model, loader, iw_samples=iw_samples, seed=seed)
+
+
+def evaluate_checkpoint(checkpoint: str, texts, iw_samples: int = 500, batch_size: int = 64, seed: int = 0,
+                        max_words: int | None = 100) -> dict:
+    """`evaluate_texts` of a saved model (folder or Hub id, `load_checkpoint`), on a GPU when one is available."""
+    model, tokenizer = load_checkpoint(checkpoint)
+    model.to("cuda" if torch.cuda.is_available() else "cpu")
+    return evaluate_texts(model, tokenizer, texts, iw_samples, batch_size, seed, max_words)

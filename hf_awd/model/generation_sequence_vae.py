@@ -47,6 +47,14 @@ def _as_text_list(texts, name: str) -> list[str]:
     return texts
 
 
+def _as_batch(ids) -> torch.Tensor | None:
+    """Prompt ids or mask as a (B, L) tensor: tokenizers return lists, and (L,) for a single text."""
+    if ids is None:
+        return None
+    ids = torch.as_tensor(ids)
+    return ids.unsqueeze(0) if ids.dim() == 1 else ids
+
+
 class SequenceVAEGenerationMixin(GenerationMixin):
     """`generate` conditioned on latent codes, plus `encode_texts`, `reconstruct`, `interpolate` and `explore`.
 
@@ -70,9 +78,13 @@ class SequenceVAEGenerationMixin(GenerationMixin):
         self._set_generation_defaults()
 
     def _set_generation_defaults(self):
-        """bos/eos/pad come from the model config (`GenerationConfig.from_model_config`); add a sentence length."""
+        """bos/eos/pad come from the model config (`GenerationConfig.from_model_config`); add a sentence length, and
+        never decode `<unk>`: it stands for every rare word at once, so it is the likeliest "word" of a small model and
+        greedy decoding loops on it ("a <unk> of the <unk> of ..."). `suppress_tokens=[]` lets it through."""
         if self.generation_config.max_new_tokens is None:
             self.generation_config.max_new_tokens = DEFAULT_MAX_NEW_TOKENS
+        if self.generation_config.suppress_tokens is None and self.config.unk_token_id is not None:
+            self.generation_config.suppress_tokens = [self.config.unk_token_id]
 
     def save_pretrained(self, save_directory, *args, **kwargs):
         # register_for_auto_class maps a single Auto class (AutoModel); pipeline("text-generation", path,
@@ -107,8 +119,11 @@ class SequenceVAEGenerationMixin(GenerationMixin):
         ...); decoding stops at `<eos>`.
 
         Args:
-            inputs: optional prompt ids (B, L) (also accepted as `input_ids=`), unpadded; `<bos>` is prepended when
-                missing and a trailing `<eos>` (added by the tokenizer's post-processor) is dropped. Default: `<bos>`.
+            inputs: optional prompt ids (B, L) or (L,), a tensor or lists (also accepted as `input_ids=`, so
+                `generate(**tokenizer("the dog"))` works), unpadded; `<bos>` is prepended when missing. Default:
+                `<bos>`.
+                A trailing `<eos>` (older saved tokenizers add one) ends the prompt: it is not decoded from, and its
+                position holds `<pad>` in the output, so that the prompt keeps its length.
             z: latent codes (B, D). Default: draws from the prior N(0, I), one per prompt or `num_samples` of them.
             num_samples: how many prior samples to decode when `z` is None (default: the prompt batch size, or 1).
 
@@ -117,17 +132,20 @@ class SequenceVAEGenerationMixin(GenerationMixin):
             `GenerationMixin.generate`; with `return_dict_in_generate=True`, its output object holding them in
             `sequences`. `num_return_sequences` decodes each z several times; `num_samples` draws different codes.
         """
-        given = inputs if inputs is not None else kwargs.pop("input_ids", None)
-        self._check_prompt(given, kwargs.pop("attention_mask", None))
+        given = _as_batch(inputs if inputs is not None else kwargs.pop("input_ids", None))
+        self._check_prompt(given, _as_batch(kwargs.pop("attention_mask", None)))
         z = self._latents_for(z, num_samples, 1 if given is None else given.shape[0])
         prompt = self._normalise_prompt(given, z.shape[0])
         output = super().generate(prompt, generation_config=generation_config, z=z, **kwargs)
         if given is None:
             return output
-        # Give back the caller's prompt, so that slicing at its length (as pipelines do) finds the new tokens.
+        # Give back the caller's prompt, so that slicing at its length (as pipelines do) finds the new tokens; a
+        # trailing <eos> becomes <pad> there, so that decoded text does not read "the dog <eos> ran".
         sequences = output if isinstance(output, torch.Tensor) else output.sequences
         copies = sequences.shape[0] // given.shape[0]
         prefix = given.to(sequences.device).repeat_interleave(copies, dim=0)
+        if self._ends_with_eos(prefix):
+            prefix[:, -1] = self.config.pad_token_id
         sequences = torch.cat([prefix, sequences[:, prompt.shape[1]:]], dim=1)
         if isinstance(output, torch.Tensor):
             return sequences
@@ -159,15 +177,18 @@ class SequenceVAEGenerationMixin(GenerationMixin):
 
     def _normalise_prompt(self, input_ids, batch_size: int) -> torch.LongTensor:
         """(B, L') prompt in the training layout: starts with `<bos>`, no trailing `<eos>`."""
-        bos, eos = self.config.bos_token_id, self.config.eos_token_id
+        bos = self.config.bos_token_id
         if input_ids is None:
             return torch.full((batch_size, 1), bos, dtype=torch.long, device=self.device)
         input_ids = input_ids.to(self.device)
-        if input_ids.shape[1] > 1 and bool((input_ids[:, -1] == eos).all()):
+        if self._ends_with_eos(input_ids):
             input_ids = input_ids[:, :-1]
         if input_ids.shape[1] == 0 or not bool((input_ids[:, 0] == bos).all()):
             input_ids = torch.cat([input_ids.new_full((input_ids.shape[0], 1), bos), input_ids], dim=1)
         return input_ids.expand(batch_size, -1).contiguous()
+
+    def _ends_with_eos(self, input_ids: torch.LongTensor) -> bool:
+        return input_ids.shape[1] > 1 and bool((input_ids[:, -1] == self.config.eos_token_id).all())
 
     # ---- the paper's uses of the latent space ----
 
@@ -176,7 +197,8 @@ class SequenceVAEGenerationMixin(GenerationMixin):
         """q(z|x) of texts (a string or a list) tokenised as `<bos> words <eos>`: mean, logvar (B, D) and, with
         `sample=True`, one draw z (B, D). Empty or whitespace-only text -> ValueError naming its index."""
         texts = _as_text_list(texts, "encode_texts")
-        words = tokenizer(texts, add_special_tokens=False)["input_ids"]
+        # strip(): a period before trailing whitespace would read as an abbreviation's ("park. " -> "park.")
+        words = tokenizer([text.strip() for text in texts], add_special_tokens=False)["input_ids"]
         sequences = [[self.config.bos_token_id, *ids, self.config.eos_token_id] for ids in words]
         input_ids = torch.full((len(sequences), max(map(len, sequences))), self.config.pad_token_id, dtype=torch.long)
         for row, ids in enumerate(sequences):
@@ -192,10 +214,11 @@ class SequenceVAEGenerationMixin(GenerationMixin):
         sequences = self.generate(z=z, **generate_kwargs)
         if not isinstance(sequences, torch.Tensor):
             sequences = sequences.sequences
-        # Drop <bos>, <eos> and padding but keep <unk>: skip_special_tokens would also delete every <unk>, turning
-        # "a <unk> of the <unk>" into "a of the".
+        # Drop <bos>, <eos> and padding but keep <unk> (decoded only when suppress_tokens lets it through):
+        # skip_special_tokens would also delete every <unk>, turning "a <unk> of the <unk>" into "a of the".
+        # strip(): the tokenizer puts a space before the first word, as for a continuation.
         structural = {self.config.bos_token_id, self.config.eos_token_id, self.config.pad_token_id}
-        return [tokenizer.decode([i for i in row.tolist() if i not in structural]) for row in sequences[:, 1:]]
+        return [tokenizer.decode([i for i in row.tolist() if i not in structural]).strip() for row in sequences[:, 1:]]
 
     def reconstruct(self, texts, tokenizer, **generate_kwargs) -> list[str]:
         """Decode the posterior mean of each text (greedy by default): one sentence per text."""

@@ -16,6 +16,7 @@ from transformers.utils import ModelOutput
 
 from .adversary import AdversarialWordDropout
 from .configuration_sequence_vae import SequenceVAEConfig
+from .double_lstm import double_lstm
 from .generation_sequence_vae import SequenceVAEGenerationMixin
 
 
@@ -76,7 +77,11 @@ class RecurrentDecoder(nn.Module):
 
 class DoubleLSTMDecoder(RecurrentDecoder):
     """Appendix A: per step, a first LSTM cell reads z and the previous state, then a second cell reads
-    [embedding; z] starting from the first cell's state. Both branches give z a skip connection to the output."""
+    [embedding; z] starting from the first cell's state. Both branches give z a skip connection to the output.
+
+    The cells are `nn.LSTMCell`s for their parameters only: their input projections are computed for all steps at
+    once (z is the same at every step, so the first cell's is computed once) and the recurrence runs in
+    `double_lstm`, whose backward pass computes the recurrent weights' gradients in bulk."""
 
     def __init__(self, config: SequenceVAEConfig):
         super().__init__()
@@ -85,11 +90,18 @@ class DoubleLSTMDecoder(RecurrentDecoder):
 
     def forward(self, embeddings: torch.Tensor, z: torch.Tensor, state):
         """embeddings (B, T, E), z (B, D), state (h, c) each (B, H) -> outputs (B, T, H), state."""
-        outputs = []
-        for step_input in with_latent(embeddings, z).unbind(dim=1):
-            state = self.update_cell(step_input, self.predict_cell(z, state))
-            outputs.append(state[0])
-        return torch.stack(outputs, dim=1), state
+        predict, update = self.predict_cell, self.update_cell
+        predict_input = nn.functional.linear(z, predict.weight_ih, predict.bias_ih + predict.bias_hh)
+        update_inputs = nn.functional.linear(  # time-major (T, B, 4H): each step reads a contiguous slice
+            with_latent(embeddings, z).transpose(0, 1), update.weight_ih, update.bias_ih + update.bias_hh
+        )
+        # Under autocast the projections come out in the lower precision; the recurrence runs in theirs.
+        dtype = update_inputs.dtype
+        h0, c0 = (s.to(dtype) for s in state)
+        outputs, c = double_lstm(
+            predict_input, update_inputs, h0, c0, predict.weight_hh.to(dtype), update.weight_hh.to(dtype)
+        )
+        return outputs.transpose(0, 1), (outputs[-1], c)
 
 
 class LSTMDecoder(RecurrentDecoder):

@@ -2,8 +2,9 @@
 
 Everything on the card is read from what a run leaves on disk, never from the pickled `training_args.bin`:
 config.json (sizes and method options), trainer_state.json (steps, training log), run_arguments.json (the model,
-data and training arguments of `scripts/train.py`, as JSON) and the `evaluation_<split>.json` files of
-`scripts/evaluate.py`, whose figures also go into the Hub's `model-index` metadata.
+data and training arguments of `scripts/train.py`, as JSON), the test figures of training (test_results.json) and
+the `evaluation_<split>.json` files of `scripts/evaluate.py`; the figures shown also go into the Hub's `model-index`
+metadata.
 """
 
 import dataclasses
@@ -35,7 +36,7 @@ METRICS = (  # (key in evaluate.py's JSON, model-index metric type, label)
 CONFIG_LABELS = (
     ("vocab_size", ""), ("embedding_size", ""), ("encoder_hidden_size", ""), ("decoder_hidden_size", ""),
     ("latent_size", ""), ("decoder_type", ""), ("decoder_dropout", ""), ("word_dropout", "dropout mode"),
-    ("word_dropout_rate", "R"), ("adversary_hidden_size", ""), ("adversary_kl_weight", "λ"),
+    ("word_dropout_rate", "R"), ("adversary_hidden_size", ""), ("adversary_kl_weight", "λ"), ("initialization", ""),
 )
 DECODER_DESCRIPTIONS = {
     "double_lstm": "Double-LSTM (paper, Appendix A)",
@@ -43,9 +44,9 @@ DECODER_DESCRIPTIONS = {
     "transformer": "causal Transformer (z as a prefix position and added to every input embedding)",
 }
 TRAINING_KEYS = (
-    "learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps", "num_train_epochs", "max_steps",
+    "optim", "learning_rate", "adversary_learning_rate", "per_device_train_batch_size", "gradient_accumulation_steps", "num_train_epochs", "max_steps",
     "kl_annealing", "kl_start_weight", "kl_annealing_steps", "kl_cycles", "beta", "free_bits",
-    "autoencoder_pretraining_steps", "polyak_decay", "lr_decay", "max_grad_norm",
+    "autoencoder_pretraining_steps", "polyak_decay", "polyak_warmup", "lr_decay", "max_grad_norm",
     "early_stopping_patience", "seed",
 )
 WORDNET_DESCRIPTION = (
@@ -71,8 +72,8 @@ def build_model_card(checkpoint_dir, evaluation_json=None, dataset_name=None, re
     """The model card of a checkpoint folder (config.json and model.safetensors, as saved by the Trainer).
 
     Args:
-        evaluation_json: a JSON written by `scripts/evaluate.py`. Default: every `evaluation_*.json` in the folder,
-            or else the validation figures of the training log.
+        evaluation_json: a JSON written by `scripts/evaluate.py`. Default: the folder's test figures (of
+            `scripts/evaluate.py`, else of training), else its validation figures (`load_evaluations`).
         dataset_name: the training data (a Hub dataset id or a name), when run_arguments.json does not say.
         repo_id: the Hub repository, for the usage snippets and the card's title.
         trainer_state: the Trainer's state as a dict. Default: the folder's trainer_state.json.
@@ -129,12 +130,32 @@ def load_run_arguments(checkpoint_dir: Path) -> dict:
 
 
 def load_evaluations(checkpoint_dir: Path, evaluation_json, trainer_state: dict | None) -> list[dict]:
-    """Figures of `scripts/evaluate.py` (given, or found in the folder), else the last validation of training."""
-    paths = [Path(evaluation_json)] if evaluation_json else sorted(checkpoint_dir.glob("evaluation_*.json"))
-    if paths:
-        return [{**json.loads(path.read_text()), "source": "scripts/evaluate.py"} for path in paths]
-    logged = training_log_evaluation(trainer_state)
-    return [logged] if logged else []
+    """The figures the card shows: the given JSON of `scripts/evaluate.py`; else the test split's when there are any
+    (`scripts/evaluate.py`'s, else the test evaluation at the end of training), else the validation split's
+    (`scripts/evaluate.py`'s, else the training log's at the saved weights' step)."""
+    if evaluation_json:
+        return [_scripted_evaluation(Path(evaluation_json))]
+    scripted = [_scripted_evaluation(path) for path in sorted(checkpoint_dir.glob("evaluation_*.json"))]
+    candidates = [evaluation for evaluation in (*scripted, training_test_evaluation(checkpoint_dir),
+                                                training_log_evaluation(trainer_state)) if evaluation]
+    for split in ("test", "validation"):
+        chosen = [evaluation for evaluation in candidates if evaluation.get("split") == split]
+        if chosen:
+            return chosen[:1]
+    return scripted
+
+
+def _scripted_evaluation(path: Path) -> dict:
+    return {**json.loads(path.read_text()), "source": "scripts/evaluate.py"}
+
+
+def training_test_evaluation(checkpoint_dir: Path) -> dict | None:
+    """The test figures that `scripts/train.py` measured on the final weights (test_results.json), if any."""
+    results = _read_json(checkpoint_dir / "test_results.json")
+    if not results:
+        return None
+    figures = {key.removeprefix("test_"): value for key, value in results.items() if key.startswith("test_")}
+    return {**figures, "split": "test", "source": "scripts/train.py, final weights"}
 
 
 def training_log_evaluation(trainer_state: dict | None) -> dict | None:
@@ -180,11 +201,12 @@ def _short_path(path: str) -> str:
 # ---- what the card shows ----
 
 def eval_results(evaluation: dict, data: TrainingData) -> list[EvalResult]:
-    """model-index entries of one evaluation; non-finite values (which the Hub rejects) are left out."""
+    """model-index entries of one evaluation, rounded as the card shows them; non-finite values (which the Hub
+    rejects) are left out."""
     return [
         EvalResult(task_type="text-generation", task_name="Sentence modelling", dataset_type=data.slug,
                    dataset_name=data.name, dataset_split=evaluation.get("split"), metric_type=metric_type,
-                   metric_name=label, metric_value=evaluation[key])
+                   metric_name=label, metric_value=_rounded(evaluation[key]))
         for key, metric_type, label in METRICS
         if key in evaluation and math.isfinite(evaluation[key])
     ]
@@ -197,7 +219,8 @@ def card_context(checkpoint_dir: Path, config: dict, run_arguments: dict, state:
     training = run_arguments.get("training", {})
     return {
         "config": config,
-        "config_rows": [(f"`{key}`" + (f" ({alias})" if alias else ""), config[key]) for key, alias in CONFIG_LABELS],
+        "config_rows": [(f"`{key}`" + (f" ({alias})" if alias else ""), config[key]) for key, alias in CONFIG_LABELS
+                        if key in config],  # checkpoints written before an option existed lack it
         "method": {"adversarial": "adversarial word dropout (AWD)", "uniform": "uniform word dropout",
                    "none": "no word dropout"}[config["word_dropout"]],
         "decoder_description": DECODER_DESCRIPTIONS[config["decoder_type"]],
@@ -274,10 +297,19 @@ def _format(value) -> str:
     return f"{value:.2f}" if isinstance(value, float) else str(value)
 
 
+def _rounded(value):
+    return round(value, 2) if isinstance(value, float) else value
+
+
 def vocabulary_description(checkpoint_dir: Path, config: dict) -> str:
     tokenizer = _read_json(checkpoint_dir / "tokenizer.json") or {}
-    if tokenizer.get("model", {}).get("type") == "WordLevel":
-        return (f"{config['vocab_size']} word types, special tokens included; text is lowercased and split on "
-                "whitespace only, so input must be tokenised like the training data (punctuation separated by "
-                "spaces), and any other word becomes `<unk>`.")
-    return f"{config['vocab_size']} token types; text outside the tokenizer's vocabulary is not modelled well."
+    if tokenizer.get("model", {}).get("type") != "WordLevel":
+        return f"{config['vocab_size']} token types; text outside the tokenizer's vocabulary is not modelled well."
+    if (tokenizer.get("pre_tokenizer") or {}).get("type") == "Sequence":  # hf_awd.data.tokenizer.word_pre_tokenizer
+        return (f"{config['vocab_size']} word types, special tokens included. The tokenizer normalises raw text "
+                "(NFKC, lowercase) and splits it into words and punctuation as the Penn Treebank does (\"can't\" -> "
+                "\"ca n't\", \"park.\" -> \"park .\"); any word outside the vocabulary becomes `<unk>`, which "
+                "generation never outputs by default (`suppress_tokens` in generation_config.json).")
+    return (f"{config['vocab_size']} word types, special tokens included; text is lowercased and split on "
+            "whitespace only, so input must be tokenised like the training data (punctuation separated by "
+            "spaces), and any other word becomes `<unk>`.")

@@ -11,6 +11,7 @@ from transformers.trainer_utils import get_last_checkpoint
 
 from ..data import build_word_tokenizer, load_text_splits, load_tokenizer, tokenize_splits
 from ..model import SequenceVAE, SequenceVAEConfig
+from ..utils import progress_bars
 from .trainer import AWDTrainer
 
 logger = logging.getLogger(__name__)
@@ -30,6 +31,8 @@ def resolve_checkpoint(training_args) -> str | None:
 
 def load_data(data_args):
     """Text splits, with --max_train_samples / --max_eval_samples applied."""
+    if (data_args.validation_file or data_args.test_file) and not data_args.train_file:
+        raise ValueError("local data needs --train_file (and usually --validation_file)")
     splits = load_text_splits(
         data_args.dataset_name, data_args.dataset_config_name, data_args.text_column,
         data_args.train_file, data_args.validation_file, data_args.test_file,
@@ -87,13 +90,34 @@ def train_sequence_vae(model_args, data_args, training_args) -> dict:
         data_collator=DataCollatorWithPadding(tokenizer),
         processing_class=tokenizer,
     )
-    train_result = trainer.train(resume_from_checkpoint=checkpoint)
-    trainer.save_model()
+    with progress_bars(enabled=not training_args.disable_tqdm):  # the evaluation bars too
+        train_result = trainer.train(resume_from_checkpoint=checkpoint)
+        trainer.save_state()  # the training log, as the last checkpoint continues it
+        metrics = final_metrics(trainer, tokenized)
     trainer.save_metrics("train", train_result.metrics)
-    trainer.save_state()
-    metrics = {}
-    for split, prefix in (("validation", "eval"), ("test", "test")):
-        if split in tokenized:
-            metrics.update(trainer.evaluate(tokenized[split], metric_key_prefix=prefix))
-            trainer.save_metrics(prefix, {k: v for k, v in metrics.items() if k.startswith(prefix)})
+    for prefix in ("eval", "test"):
+        if any(key.startswith(f"{prefix}_") for key in metrics):
+            trainer.save_metrics(prefix, {k: v for k, v in metrics.items() if k.startswith(f"{prefix}_")})
+    trainer.save_model()  # after the test figures: with --push_to_hub this pushes, and the model card shows them
     return metrics
+
+
+def final_metrics(trainer, tokenized) -> dict:
+    """Validation (`eval_*`) and test (`test_*`) figures of the weights the model holds after training. Validation
+    comes from the training log when an evaluation there used these very weights, rather than a second pass."""
+    metrics = {}
+    if "validation" in tokenized:
+        metrics.update(logged_final_evaluation(trainer) or trainer.evaluate(tokenized["validation"]))
+    if "test" in tokenized:
+        metrics.update(trainer.evaluate(tokenized["test"], metric_key_prefix="test"))
+    return metrics
+
+
+def logged_final_evaluation(trainer) -> dict | None:
+    """The logged validation figures of the final weights: the best checkpoint's when load_best_model_at_end restored
+    it, else those of an evaluation at the last step (AWDTrainer evaluates and ends with the averaged weights)."""
+    state = trainer.state
+    restored_best = trainer.args.load_best_model_at_end and state.best_model_checkpoint
+    step = state.best_global_step if restored_best else state.global_step
+    logged = [entry for entry in state.log_history if entry.get("step") == step and "eval_neg_elbo" in entry]
+    return {key: value for key, value in logged[-1].items() if key.startswith("eval_")} if logged else None

