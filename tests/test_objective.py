@@ -40,6 +40,9 @@ def test_model_loss_is_the_papers_plain_objective_by_hand():
     model = SequenceVAE(tiny_config(word_dropout="adversarial", word_dropout_rate=0.4, adversary_kl_weight=2.5)).train()
     with torch.no_grad():  # the adversary's Gaussians away from N(0, 1), so that its regulariser counts (~0.7 a word)
         model.adversary.head.bias.copy_(torch.tensor([1.0, -1.0]))
+        # and q(z|x) away from N(0, I) (KL ~ 1 nat a dimension), so that the KL weighs in the loss at rel=1e-5
+        latent = model.config.latent_size
+        model.to_posterior.bias.copy_(torch.tensor([1.0] * latent + [-1.0] * latent))
     input_ids, attention_mask = mixed_length_batch([3, 6, 5])
     out = model(input_ids, attention_mask)
     # reconstruction: -sum_t log softmax(logits_t)[x_{t+1}] over real targets
@@ -54,6 +57,7 @@ def test_model_loss_is_the_papers_plain_objective_by_hand():
     expected = (reconstruction + kl + regularizer).mean()
     assert out.loss.item() == pytest.approx(expected.item(), rel=1e-5)
     assert out.kl_per_dimension.sum(dim=1).tolist() == pytest.approx(kl.tolist(), abs=1e-6)
+    assert out.kl.tolist() == pytest.approx(kl.tolist(), abs=1e-6)
 
 
 def test_kl_schedule_is_the_authors_linear_increase():
