@@ -73,7 +73,7 @@ BUGS = [
     ("k-plus-one", "K + 1 words dropped", ADVERSARY,
      "return torch.floor(num_eligible.to(torch.float64) * rate + 0.5 + 1e-9).long()",
      "return torch.floor(num_eligible.to(torch.float64) * rate + 1.5 + 1e-9).long()", ["tests/test_model.py"]),
-    ("bos-droppable", "<bos> droppable", MODEL,
+    ("bos-droppable", "`<bos>` droppable", MODEL,
      "        eligible[:, 0] = False\n", "", ["tests/test_model.py"]),
     ("polyak-decay", "Polyak `lerp(..., decay)` instead of `1 - decay`", POLYAK,
      "self.shadow[name].lerp_(param.detach(), 1.0 - decay)", "self.shadow[name].lerp_(param.detach(), decay)",
