@@ -41,6 +41,14 @@ def test_beta_scales_the_schedule_and_pretraining_holds_the_weight_at_zero():
     assert [objective.kl_weight(step) for step in range(9)] == [0.0, 0.0, 0.0, 0.0, 0.125, 0.25, 0.375, 0.5, 0.5]
 
 
+def test_the_objective_passes_every_schedule_option_on():
+    """TrainingObjective's weights by hand: 2 cycles of 3 steps, each rising from 0.1 over the whole cycle (ramp
+    fraction 1), doubled by beta = 2; 1 * beta after the last cycle."""
+    objective = TrainingObjective(kl_annealing="cyclical", kl_start_weight=0.1, kl_annealing_steps=3, kl_cycles=2,
+                                  kl_cycle_ramp_fraction=1.0, beta=2.0)
+    assert [round(objective.kl_weight(step), 6) for step in range(8)] == [0.2, 0.8, 1.4, 0.2, 0.8, 1.4, 2.0, 2.0]
+
+
 def test_free_bits_clamp_each_dimension_of_the_batch_mean_kl():
     kl_per_dimension = torch.tensor([[0.05, 0.5, 0.0], [0.15, 1.5, 0.6]], requires_grad=True)
     # batch means 0.1, 1.0, 0.3; threshold 0.2 lifts only the first dimension.

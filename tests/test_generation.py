@@ -215,6 +215,22 @@ def test_explore_decodes_posterior_samples(model, tokenizer, monkeypatch):
     assert bool(((codes[-1] - posterior.mean).abs() < 6 * (0.5 * posterior.logvar).exp()).all())
 
 
+def test_explore_samples_codes_with_the_posterior_spread(tokenizer, monkeypatch):
+    """2,000 codes from explore() against q(z|x) itself: per dimension, their mean is the posterior mean and their
+    standard deviation exp(logvar / 2), on a posterior whose log-variances are set far from 0 (-3 to 2)."""
+    torch.manual_seed(0)
+    model = SequenceVAE(tiny_config(vocab_size=len(tokenizer), word_dropout="none")).eval()
+    with torch.no_grad():
+        model.to_posterior.bias[model.config.latent_size:] = torch.tensor([-3.0, -1.0, 1.0, 2.0])
+    posterior = model.encode_texts(SENTENCES[1], tokenizer)
+    codes = spy_on_codes(model, monkeypatch)
+    model.explore(SENTENCES[1], tokenizer, n=2000, max_new_tokens=1)
+    std = (0.5 * posterior.logvar[0]).exp()
+    assert std.max() / std.min() > 5  # exp(logvar) would be visibly different from exp(logvar / 2)
+    assert torch.allclose(codes[-1].mean(dim=0), posterior.mean[0], atol=4 * std.max().item() / 2000**0.5)
+    assert torch.allclose(codes[-1].std(dim=0), std, rtol=0.08)
+
+
 @pytest.mark.parametrize(
     ("call", "message"),
     [

@@ -218,6 +218,8 @@ def test_active_units_uses_population_variance():
     mu = torch.tensor([[-0.15], [0.15]], dtype=F64)  # population var 0.0225, sample var 0.045
     assert active_units(mu, threshold=0.03).item() == 0
     assert active_units(mu, threshold=0.02).item() == 1
+    # the definition is strict (Var > threshold): a variance of exactly 0.25 is not above 0.25
+    assert active_units(torch.tensor([[-0.5], [0.5]], dtype=F64), threshold=0.25).item() == 0
 
 
 def test_perplexity():

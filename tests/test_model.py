@@ -2,6 +2,8 @@
 
 import copy
 import itertools
+import math
+from fractions import Fraction
 
 import pytest
 import torch
@@ -44,10 +46,19 @@ def test_num_words_to_drop_rounds_half_up():
     assert num_words_to_drop(torch.tensor([5]), 0.5).tolist() == [3]
 
 
+@pytest.mark.parametrize("rate", [round(0.05 * i, 2) for i in range(1, 20)] + [0.29])
+def test_num_words_to_drop_rounds_the_decimal_rate_half_up_exactly(rate):
+    """Against exact rational arithmetic: R * T = 31.5 for R = 0.35, T = 90 must give 32, although 0.35 is stored as
+    0.34999999999999997 in binary."""
+    exact = [math.floor(Fraction(str(rate)) * t + Fraction(1, 2)) for t in range(301)]
+    assert num_words_to_drop(torch.arange(301), rate).tolist() == exact
+
+
 def test_smallest_k_mask_picks_the_smallest_eligible_scores():
     scores = torch.tensor([[0.5, -2.0, 1.0, -1.0, -9.0]])
     eligible = torch.tensor([[True, True, True, True, False]])
-    assert smallest_k_mask(scores, torch.tensor([2]), eligible).tolist() == [[0, 1, 0, 1, 0]]
+    mask = smallest_k_mask(scores, torch.tensor([2]), eligible)
+    assert mask.tolist() == [[0, 1, 0, 1, 0]] and mask.dtype == scores.dtype  # a float mask, as documented
 
 
 def test_capped_simplex_projection_is_feasible_and_matches_its_jacobian():
@@ -117,6 +128,29 @@ def test_capped_simplex_projection_equals_brute_force_with_its_exact_jacobian(se
         torch.testing.assert_close(jacobian[row, :, row], expected_jacobian, atol=tolerance, rtol=0)
 
 
+def test_capped_simplex_projection_of_widely_spread_scores_matches_a_plain_bisection():
+    """Against y = clip(x + nu, 0, 1) on the eligible entries with sum(y) = k, nu found by 200 halvings of a bracket
+    wide enough for any x (the projection's KKT solution). Ineligible entries must not count: they hold extreme values
+    in rows 0-2, zeros in rows 3-4."""
+    generator = torch.Generator().manual_seed(1)
+    x = torch.randn(5, 8, generator=generator, dtype=torch.float64) * 20
+    eligible = torch.rand(5, 8, generator=generator) < 0.75
+    eligible[:, :2], eligible[:, -1] = True, False
+    outside = torch.tensor([1e6, -1e6]).repeat(5, 4).double()
+    outside[3:] = 0.0
+    x = torch.where(eligible, x, outside)
+    k = torch.tensor([1, 2, 1, 2, 1])
+    expected = torch.zeros_like(x)
+    for row in range(5):
+        values = x[row, eligible[row]]
+        lo, hi = -values.max().item() - 1, 1 - values.min().item()
+        for _ in range(200):
+            nu = (lo + hi) / 2
+            lo, hi = (lo, nu) if (values + nu).clamp(0, 1).sum() > k[row] else (nu, hi)
+        expected[row, eligible[row]] = (values + (lo + hi) / 2).clamp(0, 1)
+    assert torch.allclose(capped_simplex_projection(x, k, eligible), expected, atol=1e-9)
+
+
 def test_gradient_reversal_negates_the_adversary_gradient_and_straight_through_is_nonzero():
     input_ids, attention_mask = mixed_length_batch([6, 9, 4])
     model = SequenceVAE(tiny_config(word_dropout="adversarial", adversary_kl_weight=0.0)).train()
@@ -140,6 +174,88 @@ def test_gradient_reversal_negates_the_adversary_gradient_and_straight_through_i
     assert total > 0, "the straight-through relaxation must give the adversary a gradient"
     for name in reversed_grads:
         assert torch.allclose(reversed_grads[name], -plain_grads[name], atol=1e-7), name
+
+
+def scripted_adversary(model, score_mean, score_logvar):
+    """Make the adversary's head output the given (B, T) Gaussians N(mu_t, exp(logvar_t)): a leaf tensor, so the
+    gradient that reaches the adversary can be read off it. Everything after the head is the code under test."""
+    head_output = torch.stack([score_mean, score_logvar], dim=-1).requires_grad_()
+    model.adversary.head.register_forward_hook(lambda module, inputs, output: head_output)
+    return head_output
+
+
+def test_awd_drops_the_words_with_the_smallest_scores():
+    """Scores scripted as N(mu_t, e^-30) (sigma 3e-7), so the dropped positions follow from mu_t by hand."""
+    input_ids, attention_mask = mixed_length_batch([5, 4])
+    model = SequenceVAE(tiny_config(word_dropout="adversarial", word_dropout_rate=0.4)).train()
+    mean = torch.tensor([[-99.0, 3.0, -1.0, 5.0, -2.0, 0.5],   # 5 words, K = 2: -2 (position 4) and -1 (position 2)
+                         [-99.0, -4.0, 2.0, 1.0, 0.0, -9.0]])  # 4 words, K = round(1.6) = 2: -4 (1) and 0 (4)
+    scripted_adversary(model, mean, torch.full_like(mean, -30.0))  # <bos> (-99) and padding (-9) are not eligible
+    assert model(input_ids, attention_mask).drop_mask.tolist() == [[0, 0, 1, 0, 1, 0], [0, 1, 0, 0, 1, 0]]
+
+
+def test_awd_samples_scores_with_std_exp_half_logvar_and_drops_the_smallest_samples():
+    """2,000 sentences of 6 words, scores scripted as N(mu_t, sigma_t^2) with sigma = 2, 0.5, 1, ...: the sampled
+    scores have those means and standard deviations, and each row drops its K = 2 smallest samples (sorted by hand)."""
+    torch.manual_seed(0)
+    input_ids, attention_mask = mixed_length_batch([6] * 2000)
+    model = SequenceVAE(tiny_config(word_dropout="adversarial", word_dropout_rate=0.3)).train()
+    mu = torch.tensor([0.0, 1.0, -1.0, 0.5, 0.0, 2.0, -0.5])
+    sigma = torch.tensor([1.0, 2.0, 0.5, 1.0, 3.0, 0.25, 1.5])
+    scripted_adversary(model, mu.expand(2000, -1), (2 * sigma.log()).expand(2000, -1))
+    out = model(input_ids, attention_mask)
+    words = out.adversary_scores.detach()[:, 1:]
+    assert ((words.mean(dim=0) - mu[1:]).abs() < 4 * sigma[1:] / 2000**0.5).all()  # 4 standard errors
+    assert torch.allclose(words.std(dim=0), sigma[1:], rtol=0.06)  # 4 standard errors: sigma / sqrt(2 * 2000) each
+    expected = torch.zeros(2000, 7)
+    expected.scatter_(1, words.argsort(dim=1)[:, :2] + 1, 1.0)  # K = round(0.3 * 6) = 2
+    assert torch.equal(out.drop_mask.detach(), expected)
+
+
+def test_the_adversary_gradient_pushes_it_to_drop_the_words_the_vae_needs_most():
+    """The gradient that reaches the scores s_t, against a hand computation. With every eligible coordinate of the
+    relaxation inside (0, 1), the Jacobian of proj(-s) is -(I - 11^T / T), and gradient reversal negates once more,
+    so dL/ds_t = g_t - mean_words(g), where g = dL/dm is the VAE loss's gradient with respect to the drop mask at the
+    hard mask (autograd through `decode` alone). It is largest where dropping the word hurts the VAE most, so gradient
+    descent lowers that word's score, and the smallest scores are the ones dropped."""
+    input_ids, attention_mask = mixed_length_batch([5, 4])
+    model = SequenceVAE(tiny_config(word_dropout="adversarial", word_dropout_rate=0.4, adversary_kl_weight=0.0)).train()
+    # scores a tenth apart: proj(-s) = 0.6, 0.5, 0.4, 0.3, 0.2 and 0.65, 0.55, 0.45, 0.35, all strictly inside (0, 1)
+    mean = torch.tensor([[0.0, 0.0, 0.1, 0.2, 0.3, 0.4], [0.0, 0.05, 0.15, 0.25, 0.35, 0.0]])
+    head_output = scripted_adversary(model, mean, torch.full_like(mean, -30.0))
+    torch.manual_seed(0)
+    out = model(input_ids, attention_mask)
+    out.loss.backward()
+    score_gradient = head_output.grad[..., 0]
+
+    drop_mask = out.drop_mask.detach().clone().requires_grad_()
+    logits, _ = model.decode(input_ids[:, :-1], out.latent.detach(), drop_mask=drop_mask)
+    log_probs = logits.log_softmax(-1).gather(-1, input_ids[:, 1:, None]).squeeze(-1)
+    (-(log_probs * attention_mask[:, 1:]).sum(dim=1).mean()).backward()
+    g = drop_mask.grad
+    words = torch.tensor([[0, 1, 1, 1, 1, 1], [0, 1, 1, 1, 1, 0]], dtype=torch.bool)
+    expected = torch.where(words, g - (g * words).sum(dim=1, keepdim=True) / words.sum(dim=1, keepdim=True), 0.0)
+    assert torch.allclose(score_gradient, expected, rtol=1e-4, atol=1e-7)
+    for row in range(2):  # the word whose loss hurts most gets a positive gradient: descent lowers its score
+        most_needed = torch.where(words[row], g[row], -torch.inf).argmax()
+        assert score_gradient[row, most_needed] > 0
+
+
+def test_adversary_scores_a_word_from_its_own_sentence_and_left_context_only():
+    """The adversary's Gaussians for a sentence are the same alone or batched with another, and word t's depend on
+    words 1..t: a change at position 2 moves them from position 2 on, not before (an LSTM over each sentence)."""
+    model = SequenceVAE(tiny_config(word_dropout="adversarial")).train()
+    input_ids, _ = mixed_length_batch([6, 6], seed=3)
+    inputs, eligible = input_ids[:, :-1], torch.ones(2, 7, dtype=torch.bool)
+    together = model.adversary(inputs, eligible, 0.3)
+    changed = inputs[1:].clone()
+    changed[0, 2] = 4 if changed[0, 2] != 4 else 5
+    alone, alone_changed = (model.adversary(ids, eligible[1:], 0.3) for ids in (inputs[1:], changed))
+    for name in ("score_mean", "score_logvar"):
+        assert torch.allclose(getattr(together, name)[1:], getattr(alone, name), atol=1e-6), name
+        before, after = getattr(alone, name)[0], getattr(alone_changed, name)[0]
+        assert torch.allclose(before[:2], after[:2], atol=1e-6), name
+        assert not torch.isclose(before[2:], after[2:]).any(), name
 
 
 def test_adversary_regulariser_equals_closed_form_gaussian_kl():

@@ -28,8 +28,9 @@ def tiny_trainer(tmp_path, model=None, **options):
                     save_strategy="no", load_best_model_at_end=False, disable_tqdm=True, seed=0, logging_steps=1)
     args = AWDTrainingArguments(**{**settings, **options})
     model = model or SequenceVAE(tiny_config(vocab_size=len(tokenizer)))
-    return AWDTrainer(model=model, args=args, train_dataset=dataset, data_collator=DataCollatorWithPadding(tokenizer),
-                      processing_class=tokenizer)
+    evaluated = dataset if args.eval_strategy != "no" else None  # evaluation, when on, reads the training sentences
+    return AWDTrainer(model=model, args=args, train_dataset=dataset, eval_dataset=evaluated,
+                      data_collator=DataCollatorWithPadding(tokenizer), processing_class=tokenizer)
 
 
 # ---- the objective ----
@@ -37,6 +38,11 @@ def tiny_trainer(tmp_path, model=None, **options):
 def test_model_loss_is_the_papers_plain_objective_by_hand():
     torch.manual_seed(0)
     model = SequenceVAE(tiny_config(word_dropout="adversarial", word_dropout_rate=0.4, adversary_kl_weight=2.5)).train()
+    with torch.no_grad():  # the adversary's Gaussians away from N(0, 1), so that its regulariser counts (~0.7 a word)
+        model.adversary.head.bias.copy_(torch.tensor([1.0, -1.0]))
+        # and q(z|x) away from N(0, I) (KL ~ 1 nat a dimension), so that the KL weighs in the loss at rel=1e-5
+        latent = model.config.latent_size
+        model.to_posterior.bias.copy_(torch.tensor([1.0] * latent + [-1.0] * latent))
     input_ids, attention_mask = mixed_length_batch([3, 6, 5])
     out = model(input_ids, attention_mask)
     # reconstruction: -sum_t log softmax(logits_t)[x_{t+1}] over real targets
@@ -51,6 +57,7 @@ def test_model_loss_is_the_papers_plain_objective_by_hand():
     expected = (reconstruction + kl + regularizer).mean()
     assert out.loss.item() == pytest.approx(expected.item(), rel=1e-5)
     assert out.kl_per_dimension.sum(dim=1).tolist() == pytest.approx(kl.tolist(), abs=1e-6)
+    assert out.kl.tolist() == pytest.approx(kl.tolist(), abs=1e-6)
 
 
 def test_kl_schedule_is_the_authors_linear_increase():
@@ -60,18 +67,32 @@ def test_kl_schedule_is_the_authors_linear_increase():
     assert objective.kl_weight(30000) == objective.kl_weight(45000) == 1.0
 
 
-@pytest.mark.parametrize("beta, free_bits, step", [(1.0, 0.0, 500), (0.5, 0.3, 0), (1.0, 2.0, 100), (2.0, 0.1, 7)])
-def test_trainer_loss_applies_the_kl_weight_and_free_bits_by_hand(tmp_path, beta, free_bits, step):
-    trainer = tiny_trainer(tmp_path, beta=beta, free_bits=free_bits, kl_start_weight=0.2, kl_annealing_steps=1000)
+@pytest.mark.parametrize("beta, free_bits, step, adversary_kl_weight",
+                         [(1.0, 0.0, 500, 1.0), (0.5, 0.3, 0, 0.0), (1.0, 2.0, 100, 3.0), (2.0, 0.1, 7, 0.5)])
+def test_trainer_loss_applies_the_kl_weight_free_bits_and_lambda_by_hand(tmp_path, beta, free_bits, step,
+                                                                         adversary_kl_weight):
+    """KL term: sum_d max(free bits, batch mean of KL_d), KL_d from torch.distributions; regulariser: lambda times the
+    sum over words of KL(N(mu_t, sigma_t^2) || N(0, 1)), also from torch.distributions."""
+    tokenizer_size = len(build_word_tokenizer(TEXTS, vocab_size=50, min_frequency=1))
+    model = SequenceVAE(tiny_config(vocab_size=tokenizer_size, adversary_kl_weight=adversary_kl_weight))
+    with torch.no_grad():  # the adversary's Gaussians away from N(0, 1), so that its regulariser counts (~0.7 a word)
+        model.adversary.head.bias.copy_(torch.tensor([1.0, -1.0]))
+    trainer = tiny_trainer(tmp_path, model=model, beta=beta, free_bits=free_bits, kl_start_weight=0.2,
+                           kl_annealing_steps=1000)
     trainer.state.global_step = step
-    input_ids, attention_mask = mixed_length_batch([4, 2, 6], vocab_size=trainer.model.config.vocab_size)
+    input_ids, attention_mask = mixed_length_batch([4, 2, 6], vocab_size=tokenizer_size)
     torch.manual_seed(3)
     loss, out = trainer.compute_loss(trainer.model.train(), {"input_ids": input_ids, "attention_mask": attention_mask},
                                      return_outputs=True)
     weight = beta * min(1.0, 0.2 + 0.8 * step / 1000)
-    per_dimension = out.kl_per_dimension.detach()
+    posterior = Normal(out.posterior_mean.detach(), (0.5 * out.posterior_logvar.detach()).exp())
+    per_dimension = kl_divergence(posterior, Normal(0.0, 1.0))
     kl_term = sum(max(free_bits, per_dimension[:, d].mean().item()) for d in range(per_dimension.shape[1]))
-    expected = out.reconstruction_nll.mean().item() + weight * kl_term + out.adversary_regularizer.mean().item()
+    words = attention_mask[:, 1:].bool().clone()
+    words[:, 0] = False
+    scores = Normal(out.adversary_score_mean.detach(), (0.5 * out.adversary_score_logvar.detach()).exp())
+    regularizer = adversary_kl_weight * (kl_divergence(scores, Normal(0.0, 1.0)) * words).sum(dim=1).mean().item()
+    expected = out.reconstruction_nll.mean().item() + weight * kl_term + regularizer
     assert loss.item() == pytest.approx(expected, rel=1e-5)
     assert trainer._train_statistics["kl_weight"][-1].item() == pytest.approx(weight)
 

@@ -1,4 +1,5 @@
-"""End to end: scripts/train.py on the embedded corpus and on local text files, resuming, as a user runs it."""
+"""End to end: scripts/train.py on the embedded corpus and on local text files, as a user runs it (resuming with
+`latest`: tests/test_resume.py)."""
 
 import importlib.util
 import json
@@ -61,16 +62,6 @@ def test_train_on_local_text_files_with_uniform_dropout(tmp_path):
           "--test_file", str(tmp_path / "test.txt"))
     assert AutoModel.from_pretrained(out).config.word_dropout == "uniform"
     assert json.loads((out / "test_results.json").read_text())["test_num_sentences"] == 10
-
-
-def test_resume_from_the_latest_checkpoint(tmp_path):
-    common = ("--output_dir", str(tmp_path), "--max_train_samples", "200", "--seed", "3")
-    train(*common, "--max_steps", "3")
-    first = log_history(tmp_path)
-    train(*common, "--max_steps", "6", "--resume_from_checkpoint", "latest")
-    resumed = log_history(tmp_path)
-    assert resumed[: len(first) - 1] == first[: len(first) - 1]  # history continues from checkpoint-3
-    assert max(entry["step"] for entry in resumed) == 6
 
 
 def test_missing_checkpoint_is_a_clear_error(tmp_path):

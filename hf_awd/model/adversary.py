@@ -14,8 +14,11 @@ from torch import nn
 
 
 def num_words_to_drop(num_eligible: torch.Tensor, rate: float) -> torch.Tensor:
-    """K = round(R * T) per sequence, rounding halves up (the paper's "closest integer"). (B,) -> (B,) long."""
-    return torch.floor(num_eligible.to(torch.float64) * rate + 0.5).long()
+    """K = round(R * T) per sequence, rounding halves up (the paper's "closest integer"). (B,) -> (B,) long.
+
+    1e-9 absorbs the binary representation of a decimal rate (0.35 * 90 is 31.499999999999996 in floating point, and
+    must round to 32); R * T for a rate of up to 8 decimals is otherwise at least 1e-8 away from a half."""
+    return torch.floor(num_eligible.to(torch.float64) * rate + 0.5 + 1e-9).long()
 
 
 def smallest_k_mask(scores: torch.Tensor, k: torch.Tensor, eligible: torch.Tensor) -> torch.Tensor:
