@@ -138,6 +138,17 @@ def test_each_player_has_its_own_optimizer_learning_rate_and_decay(tmp_path):
     assert seen == [(1.0, 0.01)] * 4 + [(0.5, 0.01)] * 4 + [(0.25, 0.01)]
 
 
+def test_a_zero_adversary_learning_rate_freezes_the_adversary_and_a_negative_one_is_refused(tmp_path):
+    trainer = tiny_trainer(tmp_path, adversary_learning_rate=0.0, max_steps=3)
+    before = {name: param.detach().clone() for name, param in trainer.model.named_parameters()}
+    trainer.train()
+    online = dict(trainer.model.named_parameters())  # training ended: the online weights are back in the model
+    moved = {name for name, value in before.items() if not torch.equal(value, online[name])}
+    assert moved and not any(name.startswith("adversary.") for name in moved)
+    with pytest.raises(ValueError, match="adversary_learning_rate must be >= 0"):
+        AWDTrainingArguments(output_dir=str(tmp_path), adversary_learning_rate=-1e-3)
+
+
 def test_sgd_step_is_plain_gradient_descent_and_adam_steps_the_adversary():
     model = SequenceVAE(tiny_config())
     vae = [p for n, p in model.named_parameters() if not n.startswith("adversary.")]

@@ -46,7 +46,9 @@ class AWDTrainingArguments(TrainingArguments):
                   "average in the initialisation; false = the paper's constant decay."},
     )
     adversary_learning_rate: float = field(
-        default=1e-3, metadata={"help": "Adam learning rate of the adversary (the VAE uses --optim, --learning_rate)."}
+        default=1e-3, metadata={"help": "Adam learning rate of the adversary (the VAE uses --optim, --learning_rate). "
+                                "0 freezes it at its initialisation: exactly round(R*T) words dropped nearly at "
+                                "random, the control that separates AWD's targeting from its fixed drop count."}
     )
     max_train_minutes: float | None = field(
         default=None, metadata={"help": "Stop training after this many minutes (evaluated and saved as if it ended)."}
@@ -109,8 +111,8 @@ class AWDTrainingArguments(TrainingArguments):
             raise ValueError(f"lr_decay must be in (0, 1], got {self.lr_decay!r}")
         if self.max_train_minutes is not None and self.max_train_minutes <= 0:
             raise ValueError(f"max_train_minutes must be > 0, got {self.max_train_minutes!r}")
-        if self.adversary_learning_rate <= 0:
-            raise ValueError(f"adversary_learning_rate must be > 0, got {self.adversary_learning_rate!r}")
+        if self.adversary_learning_rate < 0:
+            raise ValueError(f"adversary_learning_rate must be >= 0, got {self.adversary_learning_rate!r}")
 
 
 _CONFIG_FIELDS = {spec.name: spec for spec in dataclasses.fields(SequenceVAEConfig)}
