@@ -127,6 +127,10 @@ def test_recipe_and_preset_stand_for_their_options_and_explicit_options_win():
     assert training_args.kl_start_weight == 0.1 and training_args.free_bits == 0.0
     with pytest.raises(SystemExit):
         parse(["--recipe", "mine"])
+    model_args, _, training_args = parse(["--preset", "paper", "--output_dir", "unused"])  # the authors' recipe
+    assert (training_args.optim, training_args.learning_rate, model_args.initialization) == ("sgd", 1.0, "authors")
+    model_args, _, training_args = parse(["--preset", "paper", "--recipe", "ours", "--output_dir", "unused"])
+    assert (training_args.optim, model_args.initialization) == ("adamw_torch", "xavier")
 
 
 def test_validation_is_evaluated_once_per_evaluation_and_test_figures_are_printed(tmp_path, monkeypatch, capsys):
