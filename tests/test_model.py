@@ -99,7 +99,8 @@ def brute_force_capped_simplex_projection(x: list[float], k: int):
 def test_capped_simplex_projection_equals_brute_force_with_its_exact_jacobian(seed, dtype):
     """Values against the enumeration above; the Jacobian on each row's unclamped set is I - 11^T / |set| (zero
     elsewhere), the exact derivative of the projection: zero where no coordinate is unclamped (k = 0, k = n, or
-    scores far apart), in float32 too. Rows include k = 0, k = n, no eligible position, ties."""
+    scores far apart), in float32 too. Rows include k = 0, k = n, no eligible position, ties, and a solution on a
+    kink (coordinates exactly at 0 and at 1), where the unclamped set, hence the Jacobian, is the strictly inside one."""
     generator = torch.Generator().manual_seed(seed)
     rows = 10
     x = (torch.randn(rows, 6, generator=generator, dtype=torch.float64) * 1.5).to(dtype)
@@ -111,6 +112,12 @@ def test_capped_simplex_projection_equals_brute_force_with_its_exact_jacobian(se
     k = 1 + (torch.rand(rows, generator=generator) * (n - 1)).long()  # 0 < k < n where n > 1
     k[0], k[1], k[3], k[5] = 0, n[1], 0, 1
     k = k.clamp(max=n)
+    # A kink: nu = 0 is exactly a knot of two coordinates, 1.0 reaching 1 and 0.0 leaving 0, and s(0) = k there, so
+    # the bracket collapses onto it; neither is unclamped (the Jacobian acts on the 0.5s only). Binary-exact values.
+    x = torch.cat([x, torch.tensor([[1.0, 0.5, 0.5, 0.0, -1.0, 2.0]], dtype=dtype)])
+    eligible = torch.cat([eligible, torch.ones(1, 6, dtype=torch.bool)])
+    k = torch.cat([k, torch.tensor([3])])
+    rows += 1
     y = capped_simplex_projection(x, k, eligible)
     jacobian = torch.autograd.functional.jacobian(lambda t: capped_simplex_projection(t, k, eligible), x)
     for row in range(rows):
@@ -126,6 +133,23 @@ def test_capped_simplex_projection_equals_brute_force_with_its_exact_jacobian(se
             for j in free:
                 expected_jacobian[i, j] = float(i == j) - 1 / len(free)
         torch.testing.assert_close(jacobian[row, :, row], expected_jacobian, atol=tolerance, rtol=0)
+
+
+def test_capped_simplex_projection_stays_in_the_box_where_float32_rounding_lands_next_to_a_kink():
+    """Hand-worked float32 rows whose exact solution puts a coordinate exactly on a clamp, which float32 rounding
+    leaves just inside (0, 1) at the bracketing point, so it is treated as unclamped: the result must still lie in
+    [0, 1] exactly and equal the exact projection. Row 0 (k = 2): nu = 0.2, y = x + 0.2 with -0.2 at exactly 0;
+    row 1 (k = 5): nu = 2.6, -1.6 at exactly 1, -1.9 and -2.3 at 0.7 and 0.3, the rest above 1; row 2 (k = n = 6):
+    all ones, where -0.3 + fl(1 + 0.3) is 1 - 6e-8 in float32, the only unclamped coordinate."""
+    x = torch.tensor([[0.0, 0.1, 0.2, -0.2, 0.3, 0.4],
+                      [-1.6, 3.8, -1.9, -2.3, 3.0, -0.7],
+                      [0.1, -0.3, 0.5, 0.2, 0.0, -0.2]], dtype=torch.float32)
+    expected = torch.tensor([[0.2, 0.3, 0.4, 0.0, 0.5, 0.6],
+                             [1.0, 1.0, 0.7, 0.3, 1.0, 1.0],
+                             [1.0, 1.0, 1.0, 1.0, 1.0, 1.0]])
+    y = capped_simplex_projection(x, torch.tensor([2, 5, 6]), torch.ones(3, 6, dtype=torch.bool))
+    assert y.min() >= 0 and y.max() <= 1, y
+    torch.testing.assert_close(y, expected, atol=1e-6, rtol=0)
 
 
 def test_capped_simplex_projection_of_widely_spread_scores_matches_a_plain_bisection():
