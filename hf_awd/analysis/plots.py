@@ -138,8 +138,9 @@ def training_curves(log_histories: dict[str, list[dict]], path, keys=None):
                 ax.plot(*zip(*points), marker="." if len(points) < 30 else None, label=name, color=f"C{index}")
         ax.set_title(key)
         ax.set_xlabel("step")
-    if len(log_histories) > 1:
-        axes[0].legend(fontsize="small")
+    if len(log_histories) > 1:  # below the panels, so that no curve is hidden
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(3, len(labels)), fontsize="small")
     for ax in axes[len(keys):]:
         ax.axis("off")
     fig.savefig(path)
