@@ -169,21 +169,18 @@ def train_run(run: Run, output_root: str | Path, iw_samples: int | None = None, 
     output_dir = Path(output_root) / run.name
     logging_argv = ["--output_dir", str(output_dir), "--report_to", "none", "--disable_tqdm", "true",
                     "--logging_steps", "100", "--early_logging_steps", "200"]
-    started = output_dir / "benchmark_argv.json"
+    started = output_dir / "benchmark_argv.json"  # the options a run started with, so that it resumes under them
     finished = output_dir / "benchmark_metrics.json"
-    recorded = json.loads(finished.read_text()) if finished.exists() else None
-    if recorded is None and started.exists():
-        recorded = {"argv": json.loads(started.read_text())}
-    if recorded is not None and recorded.get("argv", []) != list(argv):
-        raise ValueError(f"{output_dir} was trained with other options ({recorded.get('argv', [])} instead of "
-                         f"{list(argv)}): choose another output folder")
-    resume = not finished.exists() and any(output_dir.glob("checkpoint-*")) and started.exists()
+    metrics = json.loads(finished.read_text()) if finished.exists() else None
+    recorded = metrics.get("argv", []) if metrics else json.loads(started.read_text()) if started.exists() else None
+    if recorded is not None and recorded != list(argv):
+        raise ValueError(f"{output_dir} was trained with other options ({recorded} instead of {list(argv)}): "
+                         "choose another output folder")
+    resume = recorded is not None and metrics is None and any(output_dir.glob("checkpoint-*"))
     resume_argv = ["--resume_from_checkpoint", "latest"] if resume else []
     arguments = run_arguments(run.options(), [*logging_argv, *resume_argv, *argv])
     test_file = arguments[1].test_file
-    if finished.exists():
-        metrics = recorded
-    else:
+    if metrics is None:
         missing = [path for path in (arguments[1].train_file, test_file) if path and not Path(path).exists()]
         if missing:
             raise FileNotFoundError(f"{run.corpus} data not found: {', '.join(map(str, missing))}")
